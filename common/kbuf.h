@@ -105,10 +105,12 @@ void sl_crd_compact_string(struct sl_crd *rd, struct sl_str *out);
 void sl_crd_bytes_chain(struct sl_crd *rd, struct sl_chain *out);
 void sl_crd_compact_bytes_chain(struct sl_crd *rd, struct sl_chain *out);
 /* Array length: int32 (-1 null) / compact (uvarint n+1, 0 null). Rejects a count that
- * cannot fit in the bytes left (each element takes at least min_elem_bytes). */
+ * cannot fit in the bytes left (each element takes at least min_elem_bytes; 0 counts as 1).
+ * Returns 0 with err set on error. */
 int32_t sl_crd_array_len(struct sl_crd *rd, size_t min_elem_bytes);
 int32_t sl_crd_compact_array_len(struct sl_crd *rd, size_t min_elem_bytes);
-/* Skips a tagged-field section, or hands each field to fn (may be NULL). */
+/* Skips a tagged-field section, or hands each field to fn (may be NULL). fn may read up
+ * to size bytes of the field; what it leaves is skipped (sl_crd_tag_end). */
 typedef void (*sl_crd_tag_fn)(struct sl_crd *rd, uint32_t tag, uint32_t size, void *arg);
 void sl_crd_tags(struct sl_crd *rd, sl_crd_tag_fn fn, void *arg);
 
@@ -117,6 +119,23 @@ sl_crd_left(const struct sl_crd *rd)
 {
 	return rd->left;
 }
+
+/* Reads a contiguous buffer: iov is the caller's single-entry storage and must outlive rd. */
+void sl_crd_init_buf(struct sl_crd *rd, struct iovec *iov, const void *buf, size_t len,
+		     struct sl_arena *arena);
+/* Sets the sticky error (first error wins) and makes every later read fail. */
+void sl_crd_fail(struct sl_crd *rd, int err);
+/* Closes one tagged field that started when sl_crd_left() was left_at_start and declared
+ * size bytes: skips what the reader did not consume, fails if it consumed more. */
+void sl_crd_tag_end(struct sl_crd *rd, size_t left_at_start, uint32_t size);
+
+/* Copies the chain's bytes (at most cap) to dst; returns the bytes the chain holds
+ * (0 for null). */
+size_t sl_chain_copyout(const struct sl_chain *c, void *dst, size_t cap);
+/* Points c at n bytes of p (not copied; p must outlive c), with its iovec in the arena.
+ * p NULL makes a null chain. 0 or -ENOMEM. */
+int sl_chain_from_buf(struct sl_chain *c, struct sl_arena *a, const void *p, size_t n)
+	SL_MUST_CHECK;
 
 /* ---- gather writer ---- */
 
@@ -147,6 +166,18 @@ void sl_wbuf_cstr(struct sl_wbuf *w, const char *s);         /* non-null, int16 
 void sl_wbuf_compact_cstr(struct sl_wbuf *w, const char *s); /* NULL writes null */
 /* Reserves n contiguous bytes to fill in later (e.g. a size prefix); NULL on error. */
 uint8_t *sl_wbuf_reserve(struct sl_wbuf *w, size_t n);
+/* Kafka bytes / compact bytes (null when c->len < 0). ext: reference the chain's memory in
+ * place (sl_wbuf_ext; for records and other large blobs) instead of copying it. */
+void sl_wbuf_bytes(struct sl_wbuf *w, const struct sl_chain *c, bool ext);
+void sl_wbuf_compact_bytes(struct sl_wbuf *w, const struct sl_chain *c, bool ext);
+/* Appends everything written to src (same arena) and consumes src: it must not be written
+ * again. Used to learn a tagged field's size before writing it. */
+void sl_wbuf_splice(struct sl_wbuf *w, struct sl_wbuf *src);
+/* Sets the sticky error (first error wins); later writes are dropped. */
+void sl_wbuf_fail(struct sl_wbuf *w, int err);
+/* Copies the gathered bytes (at most cap) to dst; returns w->len. */
+size_t sl_wbuf_copyout(const struct sl_wbuf *w, void *dst, size_t cap);
+
 /* Empty tagged-field section. */
 static inline void
 sl_wbuf_no_tags(struct sl_wbuf *w)
