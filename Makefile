@@ -30,7 +30,7 @@ asan: $(ASAN_BUILD)/build.ninja
 
 $(FUZZ_BUILD)/build.ninja:
 	CC=clang CXX=clang++ meson setup $(FUZZ_BUILD) --buildtype=debugoptimized \
-		-Dfuzzing=true -Db_lundef=false -Dbench=disabled -Dtests=disabled -Ddpdk=disabled
+		-Dfuzzing=true -Db_sanitize=address,undefined -Db_lundef=false -Dbench=disabled -Dtests=disabled -Ddpdk=disabled
 
 fuzz: $(FUZZ_BUILD)/build.ninja
 	ninja -C $(FUZZ_BUILD)

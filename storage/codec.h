@@ -17,8 +17,11 @@
 extern "C" {
 #endif
 
-/* Decompresses src into dst (capacity cap). Returns the decompressed size, -ENOBUFS when
- * dst is too small, -EBADMSG on corrupt input, -ENOTSUP for an unknown codec. */
+/* Decompresses src into dst (capacity cap); never writes outside dst[0..cap). Returns the
+ * decompressed size, -ENOBUFS when dst is too small, -EBADMSG on corrupt or truncated input
+ * (also for empty input with a real codec), -ENOTSUP for an unknown codec. Accepts what
+ * Kafka's clients write: concatenated gzip members, raw or xerial-framed snappy, any lz4
+ * frame options (several frames), zstd frames with or without a content size. */
 int64_t sl_codec_decompress(int codec, const uint8_t *src, size_t len, uint8_t *dst,
 			    size_t cap) SL_MUST_CHECK;
 
@@ -30,6 +33,14 @@ int64_t sl_codec_compress(int codec, const uint8_t *src, size_t len, uint8_t *ds
 			  size_t cap) SL_MUST_CHECK;
 
 const char *sl_codec_name(int codec);
+
+/*
+ * Decompression keeps one context per thread (zstd, lz4 frame, ISA-L inflate state), created
+ * on the thread's first decompression and freed when the thread exits. A shard calls this at
+ * start-up so that its hot path never allocates (the lz4 context still grows its buffers
+ * once, the first time it meets a larger block size). Returns 0 or -ENOMEM.
+ */
+int sl_codec_thread_init(void) SL_MUST_CHECK;
 
 #ifdef __cplusplus
 }
