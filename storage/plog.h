@@ -95,7 +95,9 @@ int sl_plog_open(struct sl_plog **out, struct sl_store *st, const char *dir, con
 		 int32_t partition, const struct sl_plog_cfg *cfg) SL_MUST_CHECK;
 
 /* Flushes, fdatasyncs, truncates preallocated space, writes the clean-shutdown marker and
- * frees the log. Blocking; waits for in-flight I/O of this log. */
+ * frees the log. Blocking; waits for in-flight I/O of this log (by running the store's
+ * ring, so other completions on that ring are delivered meanwhile; pending appends
+ * complete, reads still waiting for a buffer complete with -EIO). Not from a callback. */
 int sl_plog_close(struct sl_plog *log);
 
 /* Closes and removes the log's directory (DeleteTopics). Blocking. */
@@ -121,7 +123,7 @@ struct sl_append {
 	int err;             /* 0, or -errno (-EIO ...) from the write or the sync */
 	int64_t base_offset; /* offset assigned to the first record */
 	int64_t last_offset; /* offset of the last record */
-	int64_t log_append_time_ms;
+	int64_t log_append_time_ms; /* -1: CreateTime (no LogAppendTime topics yet) */
 	/* private to storage */
 	struct sl_append *next;
 	uint64_t wait_pos; /* log byte position that must be written (and synced) first */
@@ -169,14 +171,20 @@ struct sl_read {
 	struct sl_uop uop;
 	struct sl_plog *log;
 	uint64_t pos;
+	struct sl_read *next; /* reads waiting for a buffer */
+	void *seg;            /* segment being read (holds a reference) */
+	void *rbuf;           /* buffer being filled */
+	uint64_t buf_pos;     /* file position of the buffer's first byte */
+	unsigned tries;
 };
 
 /*
  * Reads whole batches from the batch containing r->offset, up to r->max_bytes (at least
  * one whole batch), never past the high watermark. Recent data comes from the tail cache
  * and completes at once (returns 1, done() not called); older data is read with io_uring
- * (returns 0; done() runs later). Returns < 0 only for programming errors (-EINVAL).
- * Offsets below the log start or above the log end complete with err = -ERANGE.
+ * (returns 0; done() runs later; also when every read buffer is taken: the read waits for
+ * one). Returns < 0 only for programming errors (-EINVAL, done NULL). Offsets below the log
+ * start or above the log end complete with err = -ERANGE.
  */
 int sl_plog_read(struct sl_plog *log, struct sl_read *r) SL_MUST_CHECK;
 
@@ -202,7 +210,8 @@ void sl_plog_set_hw_hook(struct sl_plog *log, sl_plog_hw_fn fn, void *arg);
 /* ---- retention, DeleteRecords, compaction ---- */
 
 /*
- * Moves the log start offset forward to offset (<= high watermark), deleting segments
+ * Moves the log start offset forward to offset (<= high watermark; -1 means the high
+ * watermark, as in DeleteRecords; -ERANGE otherwise), deleting segments
  * wholly below it (DeleteRecords). Returns the new log start offset or -errno.
  */
 int64_t sl_plog_delete_records(struct sl_plog *log, int64_t offset);

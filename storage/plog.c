@@ -1,0 +1,1441 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * plog.c: the partition log: open/close, append (copy once into the chunk, validate,
+ * assign offsets, index), group commit through the store's io_uring, the high watermark,
+ * and reads from the tail cache or the segment files.
+ *
+ * Store thread only; completions run inside sl_uring_reap() of the store's ring. The
+ * append and read paths allocate nothing and make no syscall; rolling a segment (once per
+ * segment.bytes / segment.ms) creates files synchronously, and sealing one trims it with
+ * ftruncate from its completion. Open, close and remove block.
+ *
+ * One I/O group per log is in flight at a time (invariant 3 in plog_int.h):
+ *
+ *   append -> end_lpos grows ---- sl_store_poll -> log_issue ----------------------+
+ *                                   [fallocate] [write (linked ->) fdatasync] [dir fsync]
+ *                                                                                  |
+ *   done() <- complete_appends <- group_done (written_lpos / synced_lpos advance) <+
+ *
+ * O_DIRECT writes start at the 4 KiB block holding written_lpos and end at the next block
+ * boundary past the data (zero padding), so the partial last block is rewritten by the next
+ * write. When a new chunk starts mid-block, the partial block is carried into it.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/bytes.h"
+#include "common/clock.h"
+#include "common/log.h"
+#include "storage/plog_int.h"
+#include "storage/rbatch.h"
+
+void
+sl_plog_cfg_default(struct sl_plog_cfg *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->segment_bytes = 1ull << 30;
+	cfg->segment_ms = 7LL * 24 * 3600 * 1000;
+	cfg->retention_ms = 7LL * 24 * 3600 * 1000;
+	cfg->retention_bytes = -1;
+	cfg->flush_messages = INT64_MAX;
+	cfg->flush_ms = INT64_MAX;
+	cfg->durable = false;
+	cfg->cleanup_policy = SL_CLEANUP_DELETE;
+	cfg->delete_retention_ms = 24LL * 3600 * 1000;
+	cfg->min_compaction_lag_ms = 0;
+	cfg->max_message_bytes = 1048588;
+	cfg->index_interval_bytes = 4096;
+	cfg->segment_index_bytes = 10u << 20;
+	cfg->preallocate_bytes = 16u << 20;
+}
+
+static int64_t
+store_now(const struct sl_store *st)
+{
+	return st->now_ms >= 0 ? st->now_ms : sl_wall_ms();
+}
+
+static void
+cfg_sanitize(struct sl_plog_cfg *c)
+{
+	if (c->segment_bytes == 0 || c->segment_bytes > SL_SEG_MAX_BYTES)
+		c->segment_bytes = SL_SEG_MAX_BYTES;
+	if (c->segment_ms <= 0)
+		c->segment_ms = INT64_MAX;
+	if (c->flush_messages <= 0)
+		c->flush_messages = 1;
+	if (c->flush_ms < 0)
+		c->flush_ms = 0;
+	if (c->segment_index_bytes < 4 * SL_TIDX_ENTRY)
+		c->segment_index_bytes = 4 * SL_TIDX_ENTRY;
+	c->preallocate_bytes = SL_ALIGN_UP(c->preallocate_bytes, (uint64_t)SL_BLK);
+}
+
+const struct sl_plog_cfg *
+sl_plog_cfg(const struct sl_plog *log)
+{
+	return &log->cfg;
+}
+
+void
+sl_plog_set_cfg(struct sl_plog *log, const struct sl_plog_cfg *cfg)
+{
+	log->cfg = *cfg;
+	cfg_sanitize(&log->cfg);
+	sl_plog_mark_dirty(log);
+}
+
+int64_t
+sl_plog_start_offset(const struct sl_plog *log)
+{
+	return log->start_offset;
+}
+
+int64_t
+sl_plog_end_offset(const struct sl_plog *log)
+{
+	return log->next_offset;
+}
+
+int64_t
+sl_plog_high_watermark(const struct sl_plog *log)
+{
+	return log->hw;
+}
+
+uint64_t
+sl_plog_size_bytes(const struct sl_plog *log)
+{
+	return log->size_bytes;
+}
+
+void
+sl_plog_set_hw_hook(struct sl_plog *log, sl_plog_hw_fn fn, void *arg)
+{
+	log->hw_fn = fn;
+	log->hw_arg = arg;
+}
+
+void
+sl_plog_mark_dirty(struct sl_plog *log)
+{
+	if (log->in_dirty)
+		return;
+	log->in_dirty = true;
+	log->dirty_next = log->st->dirty;
+	log->st->dirty = log;
+}
+
+static void
+dirty_remove(struct sl_plog *log)
+{
+	struct sl_plog **pp;
+
+	if (!log->in_dirty)
+		return;
+	for (pp = &log->st->dirty; *pp; pp = &(*pp)->dirty_next) {
+		if (*pp == log) {
+			*pp = log->dirty_next;
+			break;
+		}
+	}
+	log->in_dirty = false;
+	log->dirty_next = NULL;
+}
+
+int
+sl_plog_find_seg(const struct sl_plog *log, int64_t offset)
+{
+	unsigned lo = 0, hi = log->nsegs;
+
+	while (lo < hi) {
+		unsigned mid = lo + (hi - lo) / 2;
+
+		if (log->segs[mid]->base_offset <= offset)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return (int)lo - 1;
+}
+
+bool
+sl_plog_check(const struct sl_plog *log)
+{
+	const struct sl_chunk *c;
+	unsigned i;
+
+	if (log->nsegs == 0 || log->segs[log->nsegs - 1] != log->active || !log->active->active)
+		return false;
+	for (i = 1; i < log->nsegs; i++)
+		if (log->segs[i - 1]->base_offset >= log->segs[i]->base_offset)
+			return false;
+	if (log->hw_lpos > log->written_lpos || log->synced_lpos > log->written_lpos ||
+	    log->written_lpos > log->end_lpos || log->hw > log->next_offset)
+		return false;
+	for (c = log->ch_head; c; c = c->next) {
+		if (c->next && c->next->first_offset < c->first_offset)
+			return false;
+		if (c->fill < c->data_start || c->log != log)
+			return false;
+	}
+	if (log->cur && log->cur != log->ch_tail)
+		return false;
+	return true;
+}
+
+/* ---- open / close ---- */
+
+static void wr_done(struct sl_uop *op, int res, unsigned flags);
+static void sync_done(struct sl_uop *op, int res, unsigned flags);
+static void dsync_done(struct sl_uop *op, int res, unsigned flags);
+static void fal_done(struct sl_uop *op, int res, unsigned flags);
+static void log_issue(struct sl_plog *log, int64_t now, bool force_sync);
+static void read_fail_waiting(struct sl_plog *log);
+
+static bool
+topic_ok(const char *t)
+{
+	size_t n = t ? strlen(t) : 0;
+
+	if (n == 0 || n > 249 || strcmp(t, ".") == 0 || strcmp(t, "..") == 0)
+		return false;
+	return strchr(t, '/') == NULL;
+}
+
+static void
+plog_free(struct sl_plog *log)
+{
+	unsigned i;
+
+	while (log->ch_head)
+		sl_chunk_release(log->st, log->ch_head);
+	for (i = 0; i < log->nsegs; i++)
+		sl_seg_put(log->segs[i]);
+	if (log->dirfd >= 0)
+		close(log->dirfd);
+	free(log->segs);
+	free(log->tail_blk);
+	free(log->path);
+	free(log->topic);
+	free(log);
+}
+
+int
+sl_plog_open(struct sl_plog **out, struct sl_store *st, const char *dir, const char *topic,
+             int32_t partition, const struct sl_plog_cfg *cfg)
+{
+	struct sl_plog *log;
+	int rc;
+
+	if (!out || !st || !dir || !cfg || !topic_ok(topic) || partition < 0)
+		return -EINVAL;
+	log = calloc(1, sizeof(*log));
+	if (!log)
+		return -ENOMEM;
+	log->st = st;
+	log->dirfd = -1;
+	log->cfg = *cfg;
+	cfg_sanitize(&log->cfg);
+	log->partition = partition;
+	log->topic = strdup(topic);
+	if (!log->topic || asprintf(&log->path, "%s/%s-%d", dir, topic, partition) < 0) {
+		log->path = NULL;
+		rc = -ENOMEM;
+		goto out_free;
+	}
+	if (posix_memalign((void **)&log->tail_blk, SL_BLK, SL_BLK)) {
+		log->tail_blk = NULL;
+		rc = -ENOMEM;
+		goto out_free;
+	}
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+		rc = -errno;
+		goto out_free;
+	}
+	if (mkdir(log->path, 0755) == 0) {
+		/* A new partition directory: make its entry durable in the parent. */
+		int pfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+		if (pfd >= 0) {
+			(void)fsync(pfd);
+			close(pfd);
+		}
+	} else if (errno != EEXIST) {
+		rc = -errno;
+		goto out_free;
+	}
+	log->dirfd = open(log->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (log->dirfd < 0) {
+		rc = -errno;
+		goto out_free;
+	}
+	log->direct = !st->o.force_buffered;
+	log->wr_uop.fn = wr_done;
+	log->sync_uop.fn = sync_done;
+	log->dsync_uop.fn = dsync_done;
+	log->fal_uop.fn = fal_done;
+	log->last_sync_ms = store_now(st);
+	rc = sl_plog_recover(log, topic, partition);
+	if (rc)
+		goto out_free;
+	log->next = st->logs;
+	if (st->logs)
+		st->logs->prev = log;
+	st->logs = log;
+	SL_ASSERT(sl_plog_check(log));
+	*out = log;
+	return 0;
+
+out_free:
+	plog_free(log);
+	return rc;
+}
+
+void
+sl_plog_quiesce(struct sl_plog *log)
+{
+	while (log->io_pending || log->reads_inflight)
+		(void)sl_uring_run(log->st->ring, 1, -1);
+}
+
+static bool
+all_flushed(const struct sl_plog *log)
+{
+	unsigned i;
+
+	if (log->written_lpos < log->end_lpos || log->synced_lpos < log->written_lpos ||
+	    log->ap_head || log->need_dirsync)
+		return false;
+	for (i = 0; i + 1 < log->nsegs; i++)
+		if (!log->segs[i]->sealed)
+			return false;
+	return true;
+}
+
+/* Frees preallocated blocks past the data and trims the file to its size. Blocking. */
+static int
+seg_trim(struct sl_seg *s)
+{
+	uint64_t keep = SL_ALIGN_UP(s->size, (uint64_t)SL_BLK);
+
+	if (s->prealloc_end > keep)
+		(void)fallocate(s->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)keep,
+		                (off_t)(s->prealloc_end - keep));
+	s->prealloc_end = 0;
+	if (ftruncate(s->fd, (off_t)s->size) < 0)
+		return -errno;
+	return 0;
+}
+
+static int
+write_marker(struct sl_plog *log)
+{
+	int fd =
+	        openat(log->dirfd, SL_CLEAN_MARKER, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+
+	if (fd < 0)
+		return -errno;
+	if (fsync(fd) < 0) {
+		int rc = -errno;
+
+		close(fd);
+		return rc;
+	}
+	close(fd);
+	if (fsync(log->dirfd) < 0)
+		return -errno;
+	return 0;
+}
+
+int
+sl_plog_update_rp(struct sl_plog *log, bool sync)
+{
+	int64_t rp = log->active->base_offset;
+	unsigned i;
+	int rc;
+
+	for (i = 0; i + 1 < log->nsegs; i++) {
+		struct sl_seg *s = log->segs[i];
+
+		if (!s->sealed) {
+			rp = s->base_offset;
+			break;
+		}
+		if (s->trim_pending) {
+			/* Deferred from seal_finish: the completion path makes no syscalls. */
+			rc = seg_trim(s);
+			if (!rc)
+				rc = sl_idx_trim(&s->oidx);
+			if (!rc)
+				rc = sl_idx_trim(&s->tidx);
+			if (rc)
+				return rc;
+			s->trim_pending = false;
+		}
+		if (!s->idx_synced) {
+			rc = sl_idx_sync(&s->oidx);
+			if (!rc)
+				rc = sl_idx_sync(&s->tidx);
+			if (rc)
+				return rc;
+			s->idx_synced = true;
+		}
+	}
+	rc = sl_plog_ckpt_write(log, SL_RP_CKPT, rp, sync);
+	if (!rc)
+		log->rp_dirty = false;
+	return rc;
+}
+
+int
+sl_plog_close(struct sl_plog *log)
+{
+	struct sl_store *st;
+	struct sl_seg *a;
+	int rc;
+
+	if (!log)
+		return -EINVAL;
+	st = log->st;
+	log->closing = true;
+	read_fail_waiting(log);
+	for (;;) {
+		if (!log->io_pending) {
+			if (log->err || all_flushed(log))
+				break;
+			log_issue(log, store_now(st), true);
+			if (!log->io_pending)
+				break;
+		}
+		(void)sl_uring_run(st->ring, 1, -1);
+	}
+	sl_plog_quiesce(log);
+	dirty_remove(log);
+	rc = log->err;
+	a = log->active;
+	if (!rc) {
+		sl_seg_index_final(a);
+		rc = seg_trim(a);
+		if (!rc && fdatasync(a->fd) < 0)
+			rc = -errno;
+		if (!rc)
+			rc = sl_idx_trim(&a->oidx);
+		if (!rc)
+			rc = sl_idx_trim(&a->tidx);
+		if (!rc)
+			rc = sl_idx_sync(&a->oidx);
+		if (!rc)
+			rc = sl_idx_sync(&a->tidx);
+		if (!rc)
+			rc = sl_plog_update_rp(log, false);
+		if (!rc)
+			rc = write_marker(log);
+		if (rc)
+			SL_ERR("plog %s: close: %s", log->path, strerror(-rc));
+	}
+	if (log->prev)
+		log->prev->next = log->next;
+	else
+		st->logs = log->next;
+	if (log->next)
+		log->next->prev = log->prev;
+	plog_free(log);
+	return rc;
+}
+
+int
+sl_plog_remove(struct sl_plog *log)
+{
+	char *path;
+	int dfd, rc;
+
+	if (!log)
+		return -EINVAL;
+	path = strdup(log->path);
+	if (!path)
+		return -ENOMEM;
+	(void)sl_plog_close(log);
+	rc = 0;
+	dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0) {
+		DIR *d = fdopendir(dfd);
+		struct dirent *de;
+
+		if (d) {
+			while ((de = readdir(d)) != NULL) {
+				if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+					unlinkat(dirfd(d), de->d_name, 0);
+			}
+			closedir(d);
+		} else {
+			close(dfd);
+		}
+	}
+	if (rmdir(path) < 0 && errno != ENOENT)
+		rc = -errno;
+	free(path);
+	return rc;
+}
+
+/* ---- append ---- */
+
+int
+sl_plog_roll(struct sl_plog *log)
+{
+	struct sl_seg *old = log->active, *s;
+	int64_t base = log->next_offset;
+	bool direct = log->direct;
+	int rc;
+
+	if (old->size == 0 && old->base_offset == base)
+		return 0;
+	if (log->nsegs == log->segs_cap) {
+		unsigned cap = log->segs_cap ? 2 * log->segs_cap : 8;
+		struct sl_seg **n = realloc(log->segs, cap * sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;
+		log->segs = n;
+		log->segs_cap = cap;
+	}
+	sl_seg_unlink_files(log->dirfd, base); /* leftovers of an earlier life, if any */
+	rc = sl_seg_open(&s, log->dirfd, base, true, &direct);
+	if (rc)
+		return rc;
+	rc = sl_seg_map_idx(s, log->dirfd, true, log->cfg.segment_index_bytes);
+	if (rc) {
+		sl_seg_put(s);
+		sl_seg_unlink_files(log->dirfd, base);
+		return rc;
+	}
+	s->active = true;
+	s->lbase = old->lbase + old->size;
+	old->active = false;
+	sl_seg_index_final(old);
+	log->segs[log->nsegs++] = s;
+	log->active = s;
+	log->cur = NULL;
+	log->tail_blk_len = 0;
+	log->need_dirsync = true;
+	sl_plog_mark_dirty(log);
+	SL_DEBUG("plog %s: rolled to %lld", log->path, (long long)base);
+	return 0;
+}
+
+static bool
+need_roll(const struct sl_plog *log, const struct sl_seg *s, size_t total)
+{
+	uint32_t iv = log->cfg.index_interval_bytes ? log->cfg.index_interval_bytes : 1;
+	uint32_t more = (uint32_t)(total / iv + 1);
+
+	if (s->size == 0)
+		return false;
+	if (s->size + total > log->cfg.segment_bytes)
+		return true;
+	if (s->created_ms >= 0 && store_now(log->st) - s->created_ms >= log->cfg.segment_ms)
+		return true;
+	if (sl_idx_full(&s->oidx, more) || sl_idx_full(&s->tidx, more))
+		return true;
+	/* Relative offsets are 32-bit; a record takes at least a byte. */
+	return log->next_offset + (int64_t)total - s->base_offset > (int64_t)INT32_MAX;
+}
+
+static struct sl_chunk *
+chunk_for(struct sl_plog *log, size_t total)
+{
+	struct sl_store *st = log->st;
+	struct sl_chunk *c = log->cur, *n;
+	struct sl_seg *s = log->active;
+	uint32_t carry;
+
+	if (c && c->seg == s && c->fill + total <= st->o.chunk_bytes)
+		return c;
+	n = sl_chunk_get(st);
+	if (!n)
+		return NULL;
+	n->file_pos = SL_ALIGN_DOWN(s->size, (uint64_t)SL_BLK);
+	carry = (uint32_t)(s->size - n->file_pos);
+	if (carry) {
+		if (c && c->seg == s) {
+			memcpy(n->mem, c->mem + (n->file_pos - c->file_pos), carry);
+		} else {
+			SL_BUG_ON(log->tail_blk_len != carry);
+			memcpy(n->mem, log->tail_blk, carry);
+		}
+	}
+	n->seg = s;
+	n->log = log;
+	n->data_start = n->fill = carry;
+	n->first_offset = n->next_offset = log->next_offset;
+	n->prev = log->ch_tail;
+	n->next = NULL;
+	if (log->ch_tail)
+		log->ch_tail->next = n;
+	else
+		log->ch_head = n;
+	log->ch_tail = n;
+	log->cur = n;
+	sl_lru_touch(st, n);
+	return n;
+}
+
+int
+sl_plog_append(struct sl_plog *log, const struct iovec *src, unsigned nsrc, struct sl_append *a)
+{
+	struct sl_store *st;
+	struct sl_rb_scratch scratch;
+	struct sl_chunk *c;
+	struct sl_seg *s;
+	uint8_t *dst, *p, *end;
+	size_t total = 0;
+	int64_t first, msgs = 0;
+	uint64_t pos;
+	unsigned i;
+	int rc;
+
+	if (!log || !a || !a->done || (nsrc && !src))
+		return -EINVAL;
+	if (log->err || log->closing)
+		return -EIO;
+	st = log->st;
+	for (i = 0; i < nsrc; i++) {
+		if (src[i].iov_len > st->o.chunk_bytes)
+			return -EMSGSIZE;
+		total += src[i].iov_len;
+	}
+	if (total < SL_RB_HDR_SIZE)
+		return SL_RB_ETRUNC;
+	if (total + SL_BLK > st->o.chunk_bytes)
+		return -EMSGSIZE;
+	if (need_roll(log, log->active, total)) {
+		rc = sl_plog_roll(log);
+		if (rc) {
+			SL_LOG_RATELIMIT(SL_LOG_ERROR, "plog %s: roll: %s", log->path,
+			                 strerror(-rc));
+			return -EIO;
+		}
+	}
+	s = log->active;
+	c = chunk_for(log, total);
+	if (!c)
+		return -ENOSPC;
+	dst = c->mem + c->fill;
+	for (i = 0, p = dst; i < nsrc; i++) {
+		memcpy(p, src[i].iov_base, src[i].iov_len);
+		p += src[i].iov_len;
+	}
+	end = dst + total;
+
+	/* Validate every batch before changing anything (a bad one rejects the whole set). */
+	scratch.buf = st->scratch;
+	scratch.cap = st->scratch_cap;
+	for (p = dst; p < end;) {
+		struct sl_rb_hdr hdr;
+		int64_t n = sl_rb_validate(p, (size_t)(end - p), log->cfg.max_message_bytes, 0,
+		                           &scratch, &hdr);
+
+		if (n <= 0) {
+			/* Don't leave a rejected batch where an in-flight write may pick it up. */
+			memset(dst, 0, total);
+			return n < 0 ? (int)n : SL_RB_ETRUNC;
+		}
+		p += n;
+	}
+
+	first = log->next_offset;
+	pos = s->size;
+	for (p = dst; p < end;) {
+		uint32_t size = (uint32_t)sl_rb_total_size(p, SL_RB_LOG_OVERHEAD);
+		int64_t base = log->next_offset;
+		int64_t last = base + (int32_t)sl_be32(p + 23);
+
+		sl_rb_set_base_offset(p, base);
+		sl_seg_index_batch(s, pos, size, last, (int64_t)sl_be64(p + 35),
+		                   log->cfg.index_interval_bytes);
+		msgs += (int32_t)sl_be32(p + 57);
+		log->next_offset = last + 1;
+		pos += size;
+		p += size;
+	}
+	c->fill += (uint32_t)total;
+	c->next_offset = log->next_offset;
+	s->size += total;
+	s->next_offset = log->next_offset;
+	if (s->created_ms < 0)
+		s->created_ms = store_now(st);
+	log->end_lpos += total;
+	log->size_bytes += total;
+	log->msgs_unsynced += msgs;
+
+	a->err = 0;
+	a->base_offset = first;
+	a->last_offset = log->next_offset - 1;
+	a->log_append_time_ms = -1; /* CreateTime: the batches keep the clients' timestamps */
+	a->wait_pos = log->end_lpos;
+	a->next = NULL;
+	if (log->ap_tail)
+		log->ap_tail->next = a;
+	else
+		log->ap_head = a;
+	log->ap_tail = a;
+	st->pending_appends++;
+	sl_plog_mark_dirty(log);
+	SL_ASSERT(sl_plog_check(log));
+	return 0;
+}
+
+/* ---- group commit ---- */
+
+static struct sl_seg *
+oldest_unsealed(const struct sl_plog *log)
+{
+	struct sl_seg *found = NULL;
+	unsigned i;
+
+	for (i = log->nsegs - 1; i-- > 0;) {
+		if (log->segs[i]->sealed)
+			break;
+		found = log->segs[i];
+	}
+	return found;
+}
+
+static void
+log_issue(struct sl_plog *log, int64_t now, bool force_sync)
+{
+	struct sl_store *st = log->st;
+	struct sl_seg *seal = oldest_unsealed(log);
+	struct sl_seg *ws = seal ? seal : log->active;
+	struct io_uring_sqe *sqe;
+	uint64_t wfile, first = 0, last_end = 0, true_end = 0;
+	struct sl_chunk *c;
+	bool sync = false, write_all = true;
+	unsigned niov = 0;
+
+	if (log->io_pending || log->err)
+		return;
+	SL_BUG_ON(log->written_lpos < ws->lbase);
+	wfile = log->written_lpos - ws->lbase;
+	if (wfile < ws->size) {
+		for (c = log->ch_head; c; c = c->next) {
+			uint64_t cend = c->file_pos + c->fill, from, to;
+			bool last_of_seg = !c->next || c->next->seg != ws;
+
+			if (c->seg != ws || cend <= wfile)
+				continue;
+			if (niov == SL_WR_IOV) {
+				write_all = false;
+				break;
+			}
+			from = SL_MAX(wfile, c->file_pos + (niov ? c->data_start : 0));
+			if (ws->direct) {
+				from = SL_ALIGN_DOWN(from, (uint64_t)SL_BLK);
+				if (from < c->file_pos)
+					from = c->file_pos;
+				to = last_of_seg ? SL_ALIGN_UP(cend, (uint64_t)SL_BLK)
+				                 : SL_ALIGN_DOWN(cend, (uint64_t)SL_BLK);
+				/*
+				 * Pad with zeros, not with what a recycled chunk held: recovery reads
+				 * zeros as the end. Safe: no write of this log is in flight now.
+				 */
+				if (to > cend)
+					memset(c->mem + (cend - c->file_pos), 0, to - cend);
+			} else {
+				to = cend;
+			}
+			if (niov && from != last_end) {
+				write_all = false; /* not contiguous: write what we have first */
+				break;
+			}
+			if (to > from) {
+				if (!niov)
+					first = from;
+				log->iov[niov].iov_base = c->mem + (from - c->file_pos);
+				log->iov[niov].iov_len = to - from;
+				niov++;
+				last_end = to;
+				/* A block carried into the next chunk is written from there. */
+				true_end = SL_MIN(cend, to);
+			}
+		}
+		SL_BUG_ON(!niov); /* unwritten bytes always have their chunk */
+	}
+	if (seal) {
+		sync = true;
+	} else if (log->cfg.durable) {
+		sync = niov || log->synced_lpos < log->written_lpos;
+	} else {
+		bool unsynced = niov || log->synced_lpos < log->written_lpos;
+
+		sync = unsynced && (force_sync || log->msgs_unsynced >= log->cfg.flush_messages ||
+		                    now - log->last_sync_ms >= log->cfg.flush_ms);
+	}
+	if (!niov && !sync && !(log->need_dirsync && force_sync))
+		return;
+	if (log->need_dirsync && (sync || force_sync))
+		log->dsync_issued = true;
+
+	/* A linked write -> fsync pair must not straddle a submit: leave room for four. */
+	if (io_uring_sq_space_left(&st->ring->ring) < 4)
+		(void)sl_uring_submit(st->ring);
+
+	log->io_seg = ws;
+	log->wr_issued = log->sync_issued = log->fal_issued = log->seal_issued = false;
+	log->wr_res = log->sync_res = log->dsync_res = log->fal_res = 0;
+	log->io_pending = 0;
+	if (niov && ws == log->active && !log->no_prealloc && log->cfg.preallocate_bytes &&
+	    last_end + log->cfg.preallocate_bytes / 2 > ws->prealloc_end) {
+		uint64_t from = SL_MAX(ws->prealloc_end, SL_ALIGN_DOWN(first, (uint64_t)SL_BLK));
+
+		sqe = sl_uring_sqe(st->ring, &log->fal_uop);
+		io_uring_prep_fallocate(sqe, ws->fd, FALLOC_FL_KEEP_SIZE, from,
+		                        log->cfg.preallocate_bytes);
+		ws->prealloc_end = from + log->cfg.preallocate_bytes;
+		log->fal_issued = true;
+		log->io_pending++;
+		st->stats.fallocs++;
+	}
+	if (niov) {
+		sqe = sl_uring_sqe(st->ring, &log->wr_uop);
+		if (niov == 1)
+			io_uring_prep_write(sqe, ws->fd, log->iov[0].iov_base,
+			                    (unsigned)log->iov[0].iov_len, first);
+		else
+			io_uring_prep_writev(sqe, ws->fd, log->iov, niov, first);
+		if (sync)
+			sqe->flags |= IOSQE_IO_LINK;
+		log->wr_off = first;
+		log->wr_len = last_end - first;
+		log->wr_true_end = true_end;
+		log->wr_issued = true;
+		log->io_pending++;
+		st->stats.writes++;
+	}
+	if (sync) {
+		sqe = sl_uring_sqe(st->ring, &log->sync_uop);
+		io_uring_prep_fsync(sqe, ws->fd, IORING_FSYNC_DATASYNC);
+		log->sync_target = niov ? ws->lbase + true_end : log->written_lpos;
+		log->sync_msgs = log->msgs_unsynced;
+		log->sync_issued = true;
+		log->seal_issued = seal && write_all && (!niov || true_end == ws->size);
+		log->io_pending++;
+		st->stats.syncs++;
+	}
+	if (log->dsync_issued) {
+		sqe = sl_uring_sqe(st->ring, &log->dsync_uop);
+		io_uring_prep_fsync(sqe, log->dirfd, 0);
+		log->need_dirsync = false;
+		log->io_pending++;
+		st->stats.dir_syncs++;
+	}
+	st->inflight++;
+}
+
+static void
+log_fail(struct sl_plog *log, int err)
+{
+	struct sl_append *a;
+	unsigned n = 0;
+
+	if (!log->err)
+		SL_ERR("plog %s: I/O failed (%s); the log accepts no more appends", log->path,
+		       strerror(-err));
+	log->err = -EIO;
+	while ((a = log->ap_head) != NULL) {
+		log->ap_head = a->next;
+		if (!log->ap_head)
+			log->ap_tail = NULL;
+		a->next = NULL;
+		a->err = err < 0 ? err : -EIO;
+		n++;
+		log->st->pending_appends--;
+		a->done(a);
+	}
+	(void)n;
+}
+
+static void
+complete_appends(struct sl_plog *log)
+{
+	uint64_t acked = log->cfg.durable ? log->synced_lpos : log->written_lpos;
+	struct sl_append *head = log->ap_head, *a, *last = NULL;
+
+	while (log->ap_head && log->ap_head->wait_pos <= acked) {
+		a = log->ap_head;
+		log->ap_head = a->next;
+		log->hw = a->last_offset + 1;
+		log->hw_lpos = a->wait_pos;
+		last = a;
+		log->st->pending_appends--;
+	}
+	if (!last)
+		return;
+	if (!log->ap_head)
+		log->ap_tail = NULL;
+	last->next = NULL;
+	if (log->hw_fn)
+		log->hw_fn(log, log->hw_arg);
+	/* Completions may append again: the list is detached first. */
+	while (head) {
+		a = head;
+		head = a->next;
+		a->next = NULL;
+		a->done(a);
+	}
+}
+
+/* The seal's write and fdatasync completed. Trimming the file (padding, preallocation) and
+ * its indexes waits for sl_plog_update_rp (retain / close), off the completion path. */
+static void
+seal_finish(struct sl_plog *log, struct sl_seg *s)
+{
+	s->sealed = true;
+	s->trim_pending = true;
+	log->rp_dirty = true;
+}
+
+static void
+group_done(struct sl_plog *log)
+{
+	struct sl_seg *s = log->io_seg;
+	bool wrote_all = true, synced = false;
+	int err = 0;
+
+	log->st->inflight--;
+	if (log->fal_issued && log->fal_res < 0) {
+		log->no_prealloc = true; /* not supported here: plain appends allocate */
+		s->prealloc_end = 0;
+	}
+	if (log->wr_issued) {
+		if (log->wr_res < 0) {
+			err = log->wr_res;
+		} else if (log->wr_res == 0) {
+			err = -EIO;
+		} else {
+			uint64_t done = log->wr_off + (uint64_t)log->wr_res;
+			uint64_t tend = SL_MIN(done, log->wr_true_end);
+
+			if (s->lbase + tend > log->written_lpos)
+				log->written_lpos = s->lbase + tend;
+			wrote_all = done >= log->wr_off + log->wr_len;
+		}
+	}
+	if (log->sync_issued) {
+		if (log->sync_res == -ECANCELED && !wrote_all) {
+			/* the short write broke the link: sync again with the rest */
+		} else if (log->sync_res < 0) {
+			err = err ? err : log->sync_res;
+		} else {
+			synced = true;
+			if (log->sync_target > log->synced_lpos)
+				log->synced_lpos = log->sync_target;
+			log->last_sync_ms = store_now(log->st);
+			log->msgs_unsynced -= log->sync_msgs;
+			if (log->msgs_unsynced < 0)
+				log->msgs_unsynced = 0;
+		}
+	}
+	if (log->dsync_issued && log->dsync_res < 0)
+		err = err ? err : log->dsync_res;
+	log->wr_issued = log->sync_issued = log->dsync_issued = log->fal_issued = false;
+	if (err) {
+		log->seal_issued = false;
+		log_fail(log, err);
+		return;
+	}
+	if (log->seal_issued && wrote_all && synced)
+		seal_finish(log, s);
+	log->seal_issued = false;
+	SL_ASSERT(sl_plog_check(log));
+	complete_appends(log);
+	if (!log->err && (log->written_lpos < log->end_lpos || oldest_unsealed(log) ||
+	                  (log->cfg.durable && log->synced_lpos < log->written_lpos)))
+		sl_plog_mark_dirty(log);
+}
+
+static void
+io_step(struct sl_plog *log)
+{
+	SL_BUG_ON(log->io_pending == 0);
+	if (--log->io_pending == 0)
+		group_done(log);
+}
+
+static void
+wr_done(struct sl_uop *op, int res, unsigned flags)
+{
+	struct sl_plog *log = SL_CONTAINER_OF(op, struct sl_plog, wr_uop);
+
+	(void)flags;
+	log->wr_res = res;
+	io_step(log);
+}
+
+static void
+sync_done(struct sl_uop *op, int res, unsigned flags)
+{
+	struct sl_plog *log = SL_CONTAINER_OF(op, struct sl_plog, sync_uop);
+
+	(void)flags;
+	log->sync_res = res;
+	io_step(log);
+}
+
+static void
+dsync_done(struct sl_uop *op, int res, unsigned flags)
+{
+	struct sl_plog *log = SL_CONTAINER_OF(op, struct sl_plog, dsync_uop);
+
+	(void)flags;
+	log->dsync_res = res;
+	io_step(log);
+}
+
+static void
+fal_done(struct sl_uop *op, int res, unsigned flags)
+{
+	struct sl_plog *log = SL_CONTAINER_OF(op, struct sl_plog, fal_uop);
+
+	(void)flags;
+	log->fal_res = res;
+	io_step(log);
+}
+
+/* ---- reads ---- */
+
+static int read_start(struct sl_plog *log, struct sl_read *r);
+
+#define RD_RESCANNED 0x10000u /* r->tries: already fell back to a scan from position 0 */
+#define RD_COUNT_MASK 0xffffu
+
+/* Bytes of s below the high watermark. */
+static uint64_t
+seg_readable(const struct sl_plog *log, const struct sl_seg *s)
+{
+	if (!s->active && s->sealed)
+		return s->size;
+	if (log->hw_lpos <= s->lbase)
+		return 0;
+	return SL_MIN(s->size, log->hw_lpos - s->lbase);
+}
+
+/* Walks whole batches of [p, end) from p; returns the byte length of those that fit
+ * max_bytes (at least one). */
+static uint32_t
+take_batches(const uint8_t *p, const uint8_t *end, uint32_t max_bytes)
+{
+	uint64_t len = 0;
+
+	while ((size_t)(end - p) >= SL_RB_HDR_SIZE) {
+		int64_t total = sl_rb_total_size(p, SL_RB_LOG_OVERHEAD);
+
+		if (total < 0 || total > end - p)
+			break;
+		if (len && len + (uint64_t)total > max_bytes)
+			break;
+		len += (uint64_t)total;
+		p += total;
+		if (len >= max_bytes)
+			break;
+	}
+	return (uint32_t)SL_MIN(len, (uint64_t)UINT32_MAX);
+}
+
+static bool
+read_cache(struct sl_plog *log, struct sl_read *r)
+{
+	int64_t off = r->offset, limit;
+	struct sl_chunk *c;
+	struct sl_seg *s;
+	const uint8_t *p, *end;
+	uint64_t ipos;
+
+	for (c = log->ch_tail; c; c = c->prev)
+		if (c->fill > c->data_start && c->first_offset <= off)
+			break;
+	if (!c || off >= c->next_offset)
+		return false;
+	s = c->seg;
+	limit = (int64_t)seg_readable(log, s) - (int64_t)c->file_pos;
+	if (limit > (int64_t)c->fill)
+		limit = c->fill;
+	if (limit <= (int64_t)c->data_start)
+		return false;
+	p = c->mem + c->data_start;
+	end = c->mem + limit;
+	ipos = s->oidx.map ? sl_oidx_lookup(&s->oidx, (uint32_t)(off - s->base_offset)) : 0;
+	if (ipos > c->file_pos + c->data_start &&
+	    ipos + SL_RB_HDR_SIZE <= c->file_pos + (uint64_t)limit &&
+	    (int64_t)sl_be64(c->mem + (ipos - c->file_pos)) <= off)
+		p = c->mem + (ipos - c->file_pos);
+	while ((size_t)(end - p) >= SL_RB_HDR_SIZE) {
+		int64_t total = sl_rb_total_size(p, SL_RB_LOG_OVERHEAD);
+		int64_t last = (int64_t)sl_be64(p) + (int32_t)sl_be32(p + 23);
+
+		if (total < 0 || total > end - p)
+			return false;
+		if (last >= off)
+			break;
+		p += total;
+	}
+	if ((size_t)(end - p) < SL_RB_HDR_SIZE)
+		return false;
+	r->len = take_batches(p, end, r->max_bytes);
+	if (!r->len)
+		return false;
+	r->data = p;
+	sl_rbuf_ref(&c->rb);
+	r->buf = &c->rb;
+	log->st->stats.cache_reads++;
+	return true;
+}
+
+static void disk_read_issue(struct sl_plog *log, struct sl_read *r);
+
+static void
+read_finish(struct sl_plog *log, struct sl_read *r, int err)
+{
+	struct sl_seg *s = r->seg;
+
+	r->err = err;
+	if ((err || !r->len) && r->rbuf) {
+		sl_rbuf_unref(r->rbuf);
+		r->len = 0;
+		r->data = NULL;
+	} else if (r->rbuf) {
+		r->buf = r->rbuf; /* the caller's reference now */
+	}
+	r->rbuf = NULL;
+	r->seg = NULL;
+	if (s)
+		sl_seg_put(s);
+	r->high_watermark = log->hw;
+	r->log_start_offset = log->start_offset;
+	r->done(r);
+}
+
+static uint8_t *
+rbuf_mem(struct sl_rbuf *b, size_t *cap)
+{
+	struct sl_rdbuf *rb = SL_CONTAINER_OF(b, struct sl_rdbuf, rb);
+
+	*cap = rb->cap;
+	return rb->mem;
+}
+
+/* Swaps r's pooled buffer for a heap one that holds a batch of `need` bytes (rare). */
+static int
+read_grow(struct sl_plog *log, struct sl_read *r, size_t need)
+{
+	struct sl_rdbuf *h = calloc(1, sizeof(*h));
+	size_t cap = SL_ALIGN_UP(need + 2 * SL_BLK, (size_t)SL_BLK);
+
+	if (!h)
+		return -ENOMEM;
+	if (posix_memalign((void **)&h->mem, SL_BLK, cap)) {
+		free(h);
+		return -ENOMEM;
+	}
+	h->cap = cap;
+	h->rb.kind = SL_RBUF_HEAP;
+	h->rb.st = log->st;
+	atomic_init(&h->rb.refs, 1);
+	sl_rbuf_unref(r->rbuf);
+	r->rbuf = &h->rb;
+	log->st->stats.heap_reads++;
+	return 0;
+}
+
+static void
+read_done(struct sl_uop *op, int res, unsigned flags)
+{
+	struct sl_read *r = SL_CONTAINER_OF(op, struct sl_read, uop);
+	struct sl_plog *log = r->log;
+	struct sl_seg *s = r->seg;
+	uint64_t readable, avail, p;
+	const uint8_t *mem;
+	size_t cap;
+
+	(void)flags;
+	log->reads_inflight--;
+	log->st->inflight--;
+	if (res < 0) {
+		read_finish(log, r, -EIO);
+		return;
+	}
+	mem = rbuf_mem(r->rbuf, &cap);
+	readable = seg_readable(log, s);
+	avail = SL_MIN(r->buf_pos + (uint64_t)res, readable);
+	p = r->pos;
+	while (p + SL_RB_HDR_SIZE <= avail) {
+		const uint8_t *h = mem + (p - r->buf_pos);
+		int64_t total = sl_rb_total_size(h, SL_RB_LOG_OVERHEAD);
+		int64_t base = (int64_t)sl_be64(h);
+		int64_t last = base + (int32_t)sl_be32(h + 23);
+
+		/* The first batch at an index position must start at or below the offset. */
+		if (total < 0 || h[16] != 2 || (uint64_t)total > readable - p ||
+		    base < s->base_offset || (p == r->pos && p != 0 && base > r->offset)) {
+			if (!(r->tries & RD_RESCANNED) && r->pos != 0) {
+				/* A stale or damaged index entry: scan the segment from its start. */
+				SL_LOG_RATELIMIT(SL_LOG_WARN,
+				                 "plog %s: bad batch at %llu of segment "
+				                 "%lld; rescanning",
+				                 log->path, (unsigned long long)p,
+				                 (long long)s->base_offset);
+				r->tries |= RD_RESCANNED;
+				r->pos = 0;
+				disk_read_issue(log, r);
+				return;
+			}
+			read_finish(log, r, -EIO);
+			return;
+		}
+		if (last < r->offset) {
+			p += (uint64_t)total;
+			continue;
+		}
+		if (p + (uint64_t)total > avail) {
+			/* The batch we want is cut: read again from its start, bigger if needed. */
+			if (SL_ALIGN_UP((uint64_t)total, (uint64_t)SL_BLK) + 2 * SL_BLK > cap &&
+			    read_grow(log, r, (size_t)total)) {
+				read_finish(log, r, -EIO);
+				return;
+			}
+			r->pos = p;
+			disk_read_issue(log, r);
+			return;
+		}
+		r->data = mem + (p - r->buf_pos);
+		r->len = take_batches(r->data, mem + (avail - r->buf_pos), r->max_bytes);
+		read_finish(log, r, 0);
+		return;
+	}
+	if (p + SL_RB_HDR_SIZE <= readable) {
+		/* A header straddles the end of what we read: continue from it. */
+		r->pos = p;
+		disk_read_issue(log, r);
+		return;
+	}
+	/* Nothing at or after the offset in this segment (a gap left by compaction). */
+	{
+		int i = sl_plog_find_seg(log, s->base_offset);
+
+		if (i >= 0 && (unsigned)i + 1 < log->nsegs && !s->deleted) {
+			struct sl_seg *n = log->segs[i + 1];
+
+			n->refs++;
+			sl_seg_put(s);
+			r->seg = n;
+			r->pos = 0;
+			r->tries &= RD_RESCANNED;
+			disk_read_issue(log, r);
+			return;
+		}
+	}
+	read_finish(log, r, 0);
+}
+
+static void
+disk_read_issue(struct sl_plog *log, struct sl_read *r)
+{
+	struct sl_store *st = log->st;
+	struct sl_seg *s = r->seg;
+	struct io_uring_sqe *sqe;
+	uint64_t readable = seg_readable(log, s), aoff, want, len;
+	uint8_t *mem;
+	size_t cap;
+
+	if (r->pos >= readable) {
+		read_finish(log, r, 0);
+		return;
+	}
+	if ((r->tries & RD_COUNT_MASK) >= 64) {
+		/* Every re-read moves forward; this many means the segment is damaged. */
+		read_finish(log, r, -EIO);
+		return;
+	}
+	mem = rbuf_mem(r->rbuf, &cap);
+	aoff = SL_ALIGN_DOWN(r->pos, (uint64_t)SL_BLK);
+	want = (r->pos - aoff) + (uint64_t)SL_MAX(r->max_bytes, (uint32_t)SL_RB_HDR_SIZE) +
+	       log->cfg.index_interval_bytes + 2 * SL_BLK;
+	if (r->tries & RD_COUNT_MASK)
+		want = cap; /* a re-read: the batch we want was cut, take all the buffer holds */
+	r->tries++;
+	len = SL_MIN(SL_ALIGN_UP(want, (uint64_t)SL_BLK), (uint64_t)cap);
+	len = SL_MIN(len, SL_ALIGN_UP(readable, (uint64_t)SL_BLK) - aoff);
+	r->buf_pos = aoff;
+	r->uop.fn = read_done;
+	sqe = sl_uring_sqe(st->ring, &r->uop);
+	io_uring_prep_read(sqe, s->fd, mem, (unsigned)len, aoff);
+	log->reads_inflight++;
+	st->inflight++;
+	st->stats.disk_reads++;
+}
+
+static void
+wait_push(struct sl_store *st, struct sl_read *r)
+{
+	r->next = NULL;
+	if (st->rd_wait_tail)
+		st->rd_wait_tail->next = r;
+	else
+		st->rd_wait_head = r;
+	st->rd_wait_tail = r;
+}
+
+static int
+read_start(struct sl_plog *log, struct sl_read *r)
+{
+	struct sl_store *st = log->st;
+	struct sl_rdbuf *b;
+	struct sl_seg *s;
+	int64_t off = r->offset;
+	int i;
+
+	r->err = 0;
+	r->data = NULL;
+	r->len = 0;
+	r->buf = NULL;
+	r->high_watermark = log->hw;
+	r->log_start_offset = log->start_offset;
+	if (off < log->start_offset || off > log->next_offset) {
+		r->err = -ERANGE;
+		return 1;
+	}
+	if (off >= log->hw)
+		return 1;
+	if (read_cache(log, r))
+		return 1;
+	i = sl_plog_find_seg(log, off);
+	if (i < 0)
+		i = 0;
+	while ((unsigned)i + 1 < log->nsegs && off >= log->segs[i]->next_offset &&
+	       log->segs[i]->sealed)
+		i++;
+	s = log->segs[i];
+	b = sl_rdbuf_get(st);
+	if (!b) {
+		wait_push(st, r);
+		return 0;
+	}
+	s->refs++;
+	r->seg = s;
+	r->rbuf = &b->rb;
+	r->tries = 0;
+	r->pos = off >= s->base_offset && s->oidx.map
+	                 ? sl_oidx_lookup(&s->oidx, (uint32_t)(off - s->base_offset))
+	                 : 0;
+	disk_read_issue(log, r);
+	return 0;
+}
+
+int
+sl_plog_read(struct sl_plog *log, struct sl_read *r)
+{
+	if (!log || !r || !r->done)
+		return -EINVAL;
+	r->log = log;
+	r->seg = NULL;
+	r->rbuf = NULL;
+	r->next = NULL;
+	if (log->closing) {
+		r->err = -EIO;
+		return 1;
+	}
+	return read_start(log, r);
+}
+
+static void
+serve_waiting(struct sl_store *st)
+{
+	while (st->rd_wait_head) {
+		struct sl_read *r = st->rd_wait_head;
+
+		if (!st->free_rdbufs)
+			(void)sl_store_drain(st);
+		if (!st->free_rdbufs)
+			return;
+		st->rd_wait_head = r->next;
+		if (!st->rd_wait_head)
+			st->rd_wait_tail = NULL;
+		r->next = NULL;
+		if (read_start(r->log, r) == 1)
+			r->done(r);
+	}
+}
+
+static void
+read_fail_waiting(struct sl_plog *log)
+{
+	struct sl_store *st = log->st;
+	struct sl_read **pp = &st->rd_wait_head, *r, *failed = NULL;
+
+	st->rd_wait_tail = NULL;
+	while ((r = *pp) != NULL) {
+		if (r->log == log) {
+			*pp = r->next;
+			r->next = failed;
+			failed = r;
+		} else {
+			st->rd_wait_tail = r;
+			pp = &r->next;
+		}
+	}
+	while ((r = failed) != NULL) {
+		failed = r->next;
+		r->next = NULL;
+		r->err = -EIO;
+		r->len = 0;
+		r->done(r);
+	}
+}
+
+/* ---- the store's loop hook ---- */
+
+static void
+log_timers(struct sl_plog *log, int64_t now)
+{
+	struct sl_seg *s = log->active;
+
+	if (log->err || log->closing)
+		return;
+	if (s->size && s->created_ms >= 0 && now - s->created_ms >= log->cfg.segment_ms) {
+		int rc = sl_plog_roll(log);
+
+		if (rc)
+			SL_LOG_RATELIMIT(SL_LOG_ERROR, "plog %s: roll: %s", log->path,
+			                 strerror(-rc));
+	}
+	if (!log->cfg.durable && log->synced_lpos < log->end_lpos &&
+	    now - log->last_sync_ms >= log->cfg.flush_ms)
+		sl_plog_mark_dirty(log);
+}
+
+void
+sl_store_poll(struct sl_store *st, int64_t now_ms)
+{
+	struct sl_plog *log;
+
+	st->now_ms = now_ms;
+	if (sl_store_drain(st) || st->rd_wait_head)
+		serve_waiting(st);
+	if (now_ms - st->last_scan_ms >= 100 || now_ms < st->last_scan_ms) {
+		st->last_scan_ms = now_ms;
+		for (log = st->logs; log; log = log->next)
+			log_timers(log, now_ms);
+	}
+	while ((log = st->dirty) != NULL) {
+		st->dirty = log->dirty_next;
+		log->dirty_next = NULL;
+		log->in_dirty = false;
+		log_issue(log, now_ms, false);
+	}
+}
