@@ -38,6 +38,11 @@ enum sl_msg_type {
 	SL_MSG_META,
 	/* control -> shards: stop (drain, flush, close logs) */
 	SL_MSG_STOP,
+	/* shard -> control: create a topic with the broker defaults (auto.create.topics.enable;
+	 * ptr: sl_topic_create). Added after SL_MSG_STOP so the values above do not move. */
+	SL_MSG_TOPIC_CREATE,
+	/* control -> shard: the same sl_topic_create with err filled in */
+	SL_MSG_TOPIC_CREATE_DONE,
 };
 
 struct sl_msg {
@@ -80,6 +85,34 @@ struct sl_part_op {
 	int64_t offset; /* SL_MSG_PART_DELETE_RECORDS: target; answer: new log start offset */
 	int err;        /* answer: 0 or -errno */
 	void *cookie;   /* the control plane's */
+};
+
+/*
+ * Auto-creation of a topic (Metadata with allow_auto_topic_creation, Produce to an unknown
+ * topic). The shard allocates it, fills topic/topic_len and timeout_ms and pushes
+ * SL_MSG_TOPIC_CREATE; the control plane always answers with SL_MSG_TOPIC_CREATE_DONE
+ * carrying the same pointer (the shard frees it then), after the topic is in a published
+ * snapshot with every partition log open, or on failure, or after timeout_ms:
+ *   err = 0 (created, or it already existed), 17 INVALID_TOPIC_EXCEPTION (bad name),
+ *   3 UNKNOWN_TOPIC_OR_PARTITION (auto-creation disabled on the broker), 5
+ *   LEADER_NOT_AVAILABLE (the topic is being deleted: retry later), 7 REQUEST_TIMED_OUT,
+ *   -1 UNKNOWN_SERVER_ERROR (a log failed to open).
+ * A shard that does not want to wait answers its client LEADER_NOT_AVAILABLE at once (as
+ * Kafka does for a topic it just auto-created) and only frees the object when it returns.
+ */
+struct sl_topic_create {
+	char topic[250];
+	uint16_t topic_len;
+	int32_t timeout_ms; /* <= 0: 30 s */
+	int16_t err;        /* answer: a Kafka error code (see above) */
+	uint64_t cookie;    /* the shard's (e.g. the waiting request) */
+};
+
+/* An API the control plane implements, for the ApiVersions table. */
+struct sl_api_range {
+	int16_t api_key;
+	int16_t min_version;
+	int16_t max_version;
 };
 
 #ifdef __cplusplus
