@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * config.h: the broker's configuration: Kafka's server.properties names (plus a few
+ * sluice-specific keys) read from a struct sl_props into a struct sld_config. Keys are
+ * looked up through the props so every key nobody knows is reported afterwards.
+ * Start-up only (main thread).
+ */
+#ifndef SL_TOOLS_SLUICED_CONFIG_H
+#define SL_TOOLS_SLUICED_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/props.h"
+#include "storage/plog.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct sld_config {
+	char listen_host[256]; /* listeners=PLAINTEXT://HOST:PORT ("" = every address) */
+	int listen_port;
+	char adv_host[256]; /* advertised.listeners, else the listener */
+	int adv_port;       /* -1: the bound port */
+	char log_dir[4096]; /* log.dirs (the first) / log.dir */
+	int32_t node_id;    /* node.id / broker.id */
+	int32_t num_partitions;
+	bool auto_create;
+	int16_t default_replication_factor;
+	uint32_t socket_request_max_bytes;
+	int64_t retention_check_ms; /* log.retention.check.interval.ms (5000 here) */
+	int64_t compact_backoff_ms; /* log.cleaner.backoff.ms (15000) */
+	struct sl_plog_cfg topic_defaults; /* log.* and message.max.bytes */
+	uint16_t num_shards;               /* 0: automatic */
+	bool pin_threads;
+	/* sluice.* tuning */
+	unsigned rx_buffers;
+	uint32_t rx_buffer_bytes;
+	unsigned max_connections;
+	size_t zc_min_bytes;
+	size_t store_chunk_bytes;
+	unsigned store_chunks;
+	unsigned store_read_buffers;
+	bool store_buffered;
+	int shutdown_timeout_ms;
+};
+
+/* Defaults: Kafka's (listeners PLAINTEXT://127.0.0.1:9092, log.dirs ./data ...). */
+void sld_config_default(struct sld_config *c);
+
+/*
+ * Reads every known key from p into c. Problems (malformed values, unsupported
+ * settings) are written to err (one line each) and make it return -EINVAL; unknown keys
+ * are not an error here: list them with sld_config_report_unknown afterwards.
+ */
+int sld_config_load(struct sld_config *c, struct sl_props *p, char *err, size_t errlen);
+
+/* Warns about every key no one read ("unknown configuration key ..."). Returns how many. */
+size_t sld_config_report_unknown(const struct sl_props *p);
+
+/* Parses "PLAINTEXT://host:port[,...]" (the first PLAINTEXT entry; [v6] accepted).
+ * Returns 0 or -EINVAL. */
+int sld_parse_listener(const char *s, char *host, size_t hostlen, int *port);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
