@@ -63,6 +63,7 @@ struct sl_store_opts {
 	size_t read_buf_bytes;  /* one disk-read buffer (1 MiB) */
 	unsigned nr_read_bufs;  /* read buffers in the pool (64) */
 	bool force_buffered;    /* never O_DIRECT (tests) */
+	bool direct_nondurable; /* O_DIRECT for non-durable logs too (default: durable only) */
 };
 
 void sl_store_opts_default(struct sl_store_opts *o);

@@ -62,6 +62,7 @@ tu_opts(struct sl_store_opts *o)
 	o->nr_chunks = 8;
 	o->read_buf_bytes = 128 * 1024;
 	o->nr_read_bufs = 4;
+	o->direct_nondurable = true; /* exercise O_DIRECT in every mode */
 }
 
 static SL_UNUSED int

@@ -68,6 +68,7 @@ sld_config_default(struct sld_config *c)
 	c->store_chunks = 64;
 	c->store_read_buffers = 64;
 	c->store_buffered = false;
+	c->store_direct_nondurable = false;
 	c->shutdown_timeout_ms = 10000;
 }
 
@@ -338,6 +339,7 @@ sld_config_load(struct sld_config *c, struct sl_props *p, char *err, size_t errl
 	ok &= get_int(p, "sluice.log.read.buffers", 2, 1 << 16, &v, err, errlen);
 	c->store_read_buffers = (unsigned)v;
 	ok &= get_bool(p, "sluice.log.buffered", &c->store_buffered, err, errlen);
+	ok &= get_bool(p, "sluice.log.direct.nondurable", &c->store_direct_nondurable, err, errlen);
 	v = c->shutdown_timeout_ms;
 	ok &= get_int(p, "sluice.shutdown.timeout.ms", 0, INT32_MAX, &v, err, errlen);
 	c->shutdown_timeout_ms = (int)v;

@@ -44,6 +44,7 @@ struct sld_config {
 	unsigned store_chunks;
 	unsigned store_read_buffers;
 	bool store_buffered;
+	bool store_direct_nondurable; /* O_DIRECT also for logs that ack before fdatasync */
 	int shutdown_timeout_ms;
 };
 

@@ -264,6 +264,7 @@ main(int argc, char **argv)
 	dpo.store.nr_chunks = cfg.store_chunks;
 	dpo.store.nr_read_bufs = cfg.store_read_buffers;
 	dpo.store.force_buffered = cfg.store_buffered;
+	dpo.store.direct_nondurable = cfg.store_direct_nondurable;
 	dpo.log_dir = cfg.log_dir;
 	dpo.max_frame_bytes = cfg.socket_request_max_bytes;
 	dpo.auto_create = cfg.auto_create;
