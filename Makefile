@@ -59,8 +59,11 @@ test-fuzz:
 test-integration:
 	meson test -C $(BUILD) --print-errorlogs --suite integration
 
-bench: deps build
+bench:
+	@scripts/deps.sh bench
+	@$(MAKE) --no-print-directory build
 	scripts/bench-storage.sh $(BUILD)
+	scripts/bench-broker.sh $(BUILD)
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
