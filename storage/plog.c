@@ -33,6 +33,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "storage/plog_int.h"
+#include "storage/pstate.h"
 #include "storage/rbatch.h"
 
 void
@@ -233,6 +234,7 @@ plog_free(struct sl_plog *log)
 		sl_seg_put(log->segs[i]);
 	if (log->dirfd >= 0)
 		close(log->dirfd);
+	sl_pstate_fini(&log->ps);
 	free(log->segs);
 	free(log->tail_blk);
 	free(log->path);
@@ -296,6 +298,12 @@ sl_plog_open(struct sl_plog **out, struct sl_store *st, const char *dir, const c
 	log->fal_uop.fn = fal_done;
 	log->last_sync_ms = store_now(st);
 	rc = sl_plog_recover(log, topic, partition);
+	if (rc)
+		goto out_free;
+	rc = sl_pstate_init(&log->ps, 4); /* 8 slots, ~1 KiB; grows with producers */
+	if (rc)
+		goto out_free;
+	rc = sl_plog_pstate_rebuild(log);
 	if (rc)
 		goto out_free;
 	log->next = st->logs;
@@ -407,6 +415,8 @@ sl_plog_update_rp(struct sl_plog *log, bool sync)
 	return rc;
 }
 
+static void complete_appends(struct sl_plog *log);
+
 int
 sl_plog_close(struct sl_plog *log)
 {
@@ -421,6 +431,9 @@ sl_plog_close(struct sl_plog *log)
 	read_fail_waiting(log);
 	for (;;) {
 		if (!log->io_pending) {
+			/* duplicates (append_dup) waiting on nothing in flight */
+			if (log->ap_head && !log->err)
+				complete_appends(log);
 			if (log->err || all_flushed(log))
 				break;
 			log_issue(log, store_now(st), true);
@@ -448,6 +461,9 @@ sl_plog_close(struct sl_plog *log)
 			rc = sl_idx_sync(&a->tidx);
 		if (!rc)
 			rc = sl_plog_update_rp(log, false);
+		if (!rc && sl_plog_pstate_save(log) < 0)
+			SL_WARN("plog %s: no producer-state snapshot; the next open scans the log",
+			        log->path);
 		if (!rc)
 			rc = write_marker(log);
 		if (rc)
@@ -599,6 +615,31 @@ chunk_for(struct sl_plog *log, size_t total)
 	return n;
 }
 
+/*
+ * A retried batch of an idempotent producer: nothing is appended; the append completes
+ * with the original batch's offsets once everything appended before it is acknowledged
+ * (the original may still be in flight). It waits in the FIFO like any append, so
+ * completions stay in order; when nothing is in flight, sl_store_poll completes it.
+ */
+static int
+append_dup(struct sl_plog *log, struct sl_append *a, const struct sl_pstate_batch *dup)
+{
+	a->err = 0;
+	a->base_offset = dup->base_offset;
+	a->last_offset = dup->last_offset;
+	a->log_append_time_ms = -1;
+	a->wait_pos = log->end_lpos;
+	a->next = NULL;
+	if (log->ap_tail)
+		log->ap_tail->next = a;
+	else
+		log->ap_head = a;
+	log->ap_tail = a;
+	log->st->pending_appends++;
+	sl_plog_mark_dirty(log);
+	return 0;
+}
+
 int
 sl_plog_append(struct sl_plog *log, const struct iovec *src, unsigned nsrc, struct sl_append *a)
 {
@@ -610,7 +651,10 @@ sl_plog_append(struct sl_plog *log, const struct iovec *src, unsigned nsrc, stru
 	size_t total = 0;
 	int64_t first, msgs = 0;
 	uint64_t pos;
-	unsigned i;
+	unsigned i, idem = 0, nbatches = 0;
+	int32_t last_seq = 0;
+	struct sl_rb_hdr hdr;
+	struct sl_pstate_batch dup;
 	int rc;
 
 	if (!log || !a || !a->done || (nsrc && !src))
@@ -650,7 +694,6 @@ sl_plog_append(struct sl_plog *log, const struct iovec *src, unsigned nsrc, stru
 	scratch.buf = st->scratch;
 	scratch.cap = st->scratch_cap;
 	for (p = dst; p < end;) {
-		struct sl_rb_hdr hdr;
 		int64_t n = sl_rb_validate(p, (size_t)(end - p), log->cfg.max_message_bytes, 0,
 		                           &scratch, &hdr);
 
@@ -659,7 +702,28 @@ sl_plog_append(struct sl_plog *log, const struct iovec *src, unsigned nsrc, stru
 			memset(dst, 0, total);
 			return n < 0 ? (int)n : SL_RB_ETRUNC;
 		}
+		if (hdr.producer_id >= 0 && !(hdr.attributes & SL_RB_ATTR_CONTROL))
+			idem++;
+		nbatches++;
 		p += n;
+	}
+	if (idem) {
+		/* Idempotent producers: duplicates and sequence gaps are found here, before
+		 * anything is appended. Produce v3+ carries one batch per partition; a set of
+		 * several with producer ids cannot be checked batch by batch atomically. */
+		if (nbatches > 1) {
+			memset(dst, 0, total);
+			return SL_RB_EPRODUCER;
+		}
+		last_seq = sl_pstate_seq_add(hdr.base_sequence, hdr.last_offset_delta);
+		rc = sl_pstate_check(&log->ps, hdr.producer_id, hdr.producer_epoch,
+		                     hdr.base_sequence, last_seq, &dup);
+		if (rc != 1)
+			memset(dst, 0, total);
+		if (rc < 0)
+			return rc;
+		if (rc == 2)
+			return append_dup(log, a, &dup);
 	}
 
 	first = log->next_offset;
@@ -686,6 +750,9 @@ sl_plog_append(struct sl_plog *log, const struct iovec *src, unsigned nsrc, stru
 	log->end_lpos += total;
 	log->size_bytes += total;
 	log->msgs_unsynced += msgs;
+	if (idem)
+		(void)sl_pstate_record(&log->ps, hdr.producer_id, hdr.producer_epoch,
+		                       hdr.base_sequence, last_seq, first, log->next_offset - 1);
 
 	a->err = 0;
 	a->base_offset = first;
@@ -883,7 +950,9 @@ complete_appends(struct sl_plog *log)
 	while (log->ap_head && log->ap_head->wait_pos <= acked) {
 		a = log->ap_head;
 		log->ap_head = a->next;
-		log->hw = a->last_offset + 1;
+		/* max: a duplicate (append_dup) carries an older batch's offsets */
+		if (a->last_offset + 1 > log->hw)
+			log->hw = a->last_offset + 1;
 		log->hw_lpos = a->wait_pos;
 		last = a;
 		log->st->pending_appends--;
@@ -1450,5 +1519,8 @@ sl_store_poll(struct sl_store *st, int64_t now_ms)
 		log->dirty_next = NULL;
 		log->in_dirty = false;
 		log_issue(log, now_ms, false);
+		/* Duplicates queued while nothing was in flight (append_dup) complete here. */
+		if (log->ap_head && !log->io_pending && !log->err)
+			complete_appends(log);
 	}
 }

@@ -141,6 +141,15 @@ struct sl_append {
  * Returns < 0 at once, with nothing appended and done() never called: an enum sl_rb_err
  * for a bad batch, -EMSGSIZE (the whole set is larger than a chunk), -ENOSPC (no free
  * chunk: retry after completions), -EIO (the log failed earlier).
+ *
+ * Idempotent producers (a batch with producerId >= 0; storage/pstate.h): a batch equal to
+ * one of its producer's last 5 (same id, epoch, first and last sequence) is not appended;
+ * it is queued like an append (returns 0) and completes, after everything appended before
+ * it, with the original batch's offsets. A sequence gap, a stale epoch or an unknown
+ * producer returns an enum sl_pstate_err at once (sl_pstate_kerr maps it), nothing
+ * appended; so does -ENOMEM when a new producer id finds no room in the state table. A set
+ * of several batches with producer ids is refused with SL_RB_EPRODUCER (Produce v3+ sends
+ * one batch per partition).
  */
 int sl_plog_append(struct sl_plog *log, const struct iovec *src, unsigned nsrc,
 		   struct sl_append *a) SL_MUST_CHECK;

@@ -44,6 +44,7 @@
 #include "common/compiler.h"
 #include "common/uring.h"
 #include "storage/plog.h"
+#include "storage/pstate.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -336,6 +337,7 @@ struct sl_plog {
 	struct sl_plog *dirty_next;
 	sl_plog_hw_fn hw_fn;
 	void *hw_arg;
+	struct sl_pstate ps; /* idempotent producers (pstate.c), rebuilt at open */
 };
 
 /* Marks a log as having I/O to issue at the next poll. */
@@ -361,6 +363,15 @@ int sl_plog_update_rp(struct sl_plog *log, bool sync) SL_MUST_CHECK;
  * the tail was not zero padding). Blocking. */
 int sl_plog_scan_seg(struct sl_plog *log, struct sl_seg *s, int64_t min_offset,
                      bool *torn) SL_MUST_CHECK;
+/* Producer-state snapshot written at clean close (pstate.c). */
+#define SL_PSTATE_SNAP "sluice-producer-state"
+/* Rebuilds log->ps (pstate.c; open only, after recovery): from the snapshot when it was
+ * written at the recovered log end offset, else from the producer fields of every batch in
+ * the log. Blocking reads. 0 or -errno. */
+int sl_plog_pstate_rebuild(struct sl_plog *log) SL_MUST_CHECK;
+/* Writes the snapshot for the current log end offset (close only). Blocking. 0 or -errno;
+ * on failure no snapshot is left behind. */
+int sl_plog_pstate_save(struct sl_plog *log) SL_MUST_CHECK;
 /* Runs the ring until the log has nothing in flight (close, swap). Blocking. */
 void sl_plog_quiesce(struct sl_plog *log);
 bool sl_plog_check(const struct sl_plog *log);
