@@ -286,6 +286,9 @@ ctl_pend_expire(struct sl_ctrl *c, bool all)
 {
 	struct ctl_pend *p = c->pend, *next;
 
+	if (all)
+		ctl_delrec_expire_all(c); /* H3: DeleteRecords are not in this table */
+
 	for (; p; p = next) {
 		next = p->next;
 		if (p->nopen && (all || p->deadline_ns - c->now_ns <= 0)) {
@@ -765,6 +768,34 @@ ctl_handle_req(struct sl_ctrl *c, uint16_t shard, struct sl_ctrl_req *req)
 		break;
 	case SL_API_DESCRIBE_CONFIGS:
 		r = ctl_describe_configs(c, shard, req, &rd);
+		break;
+	case SL_API_FIND_COORDINATOR: /* the group coordinator (grp_api.c, H1) */
+	case SL_API_JOIN_GROUP:
+	case SL_API_SYNC_GROUP:
+	case SL_API_HEARTBEAT:
+	case SL_API_LEAVE_GROUP:
+	case SL_API_OFFSET_COMMIT:
+	case SL_API_OFFSET_FETCH:
+	case SL_API_LIST_GROUPS:
+	case SL_API_DESCRIBE_GROUPS:
+	case SL_API_DELETE_GROUPS:
+	case SL_API_OFFSET_DELETE:
+		r = ctl_grp_handle(c, shard, req, &rd, hdr.client_id);
+		break;
+	case SL_API_INIT_PRODUCER_ID:
+		r = ctl_init_producer_id(c, shard, req, &rd);
+		break;
+	case SL_API_ALTER_CONFIGS:
+		r = ctl_alter_configs(c, shard, req, &rd);
+		break;
+	case SL_API_INCREMENTAL_ALTER_CONFIGS:
+		r = ctl_incremental_alter_configs(c, shard, req, &rd);
+		break;
+	case SL_API_DESCRIBE_CLUSTER:
+		r = ctl_describe_cluster(c, shard, req, &rd);
+		break;
+	case SL_API_DELETE_RECORDS:
+		r = ctl_delete_records(c, shard, req, &rd);
 		break;
 	default:
 		r = -ENOTSUP;

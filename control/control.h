@@ -15,7 +15,8 @@
  *                 control --SL_MSG_CTRL_RESP(same ptr; resp or close_conn set)--> [shard]
  *  auto-create    [shard] --SL_MSG_TOPIC_CREATE(ptr=sl_topic_create)--> control
  *                 control --SL_MSG_TOPIC_CREATE_DONE(same ptr, err set)--> [shard]
- *  partition logs control --SL_MSG_PART_OPEN / _REMOVE(ptr=sl_part_op)--> [owning shard]
+ *  partition logs control --SL_MSG_PART_OPEN / _REMOVE / _CFG / _DELETE_RECORDS
+ *                         (ptr=sl_part_op)--> [owning shard]
  *                 [shard] --SL_MSG_PART_DONE(same ptr, op->err = 0 or -errno)--> control
  *  metadata       control --SL_MSG_META(arg=new version; no ptr)--> [every shard]
  *
@@ -67,6 +68,10 @@ struct sl_ctrl_opts {
 	 * create: DescribeConfigs reports these keys as STATIC_BROKER_CONFIG and the rest as
 	 * DEFAULT_CONFIG. Not marked used. */
 	const struct sl_props *props;
+	/* Keep topics in the metadata log <log_dir>/__cluster_metadata-0 (control/mlog.c; legacy
+	 * .sluice-topics/ files are still read and migrated) rather than in one file per topic
+	 * (false, the default for tests of the legacy layout). sluiced sets it. */
+	bool metadata_log;
 	sl_ctrl_wake_fn wake_shard; /* may be NULL (shards poll their rings) */
 	void *wake_arg;
 };
@@ -96,9 +101,11 @@ struct sl_meta_pub *sl_ctrl_meta_pub(struct sl_ctrl *c);
 void sl_ctrl_notify(struct sl_ctrl *c);
 
 /*
- * Loads the topics found in log_dir (directories <topic>-<partition>, plus the per-topic
- * metadata files in <log_dir>/.sluice-topics/: topic id, partition count and config
- * overrides; a topic whose deletion was interrupted is finished off), reads or creates
+ * Loads the topics found in log_dir (directories <topic>-<partition>, plus, with
+ * o.metadata_log, the metadata log <log_dir>/__cluster_metadata-0 replayed, and the legacy
+ * per-topic metadata files in <log_dir>/.sluice-topics/ (migrated into the log when it is
+ * on): topic id, partition count and config overrides; a topic whose deletion was
+ * interrupted is finished off), reads or creates
  * <log_dir>/meta.properties (cluster.id, node.id), then starts the control thread, whose
  * first act is to ask the owning shards to open every existing partition
  * (SL_MSG_PART_OPEN). The shards must be popping their rings for start-up to finish.
@@ -123,7 +130,9 @@ void sl_ctrl_stop(struct sl_ctrl *c);
 void sl_ctrl_destroy(struct sl_ctrl *c);
 
 /* The APIs the control plane implements, for ApiVersions: CreateTopics 0-4, DeleteTopics
- * 0-3, CreatePartitions 0-1, DescribeConfigs 0-2. A static table; *n gets its length. */
+ * 0-3, CreatePartitions 0-1, DescribeConfigs 0-2, AlterConfigs 0-1, IncrementalAlterConfigs
+ * 0-1, DescribeCluster 0, DeleteRecords 0-1 (and the group APIs, InitProducerId). A static
+ * table; *n gets its length. */
 const struct sl_api_range *sl_ctrl_apis(size_t *n);
 
 /* The shard that owns partition p of topic name[0..len) among nshards. */

@@ -41,8 +41,25 @@
 static const struct sl_api_range apis[] = {
         {19, 0, 4}, /* CreateTopics: v5+ is flexible */
         {20, 0, 3}, /* DeleteTopics */
+        {22, 0, 4}, /* InitProducerId (idempotent producers only; v5 unused by clients) */
         {32, 0, 2}, /* DescribeConfigs */
         {37, 0, 1}, /* CreatePartitions */
+        /* group coordinator (grp_api.c, H1) */
+        {8, 2, 7},  /* OffsetCommit */
+        {9, 1, 5},  /* OffsetFetch: v6+ is flexible */
+        {10, 0, 2}, /* FindCoordinator: the minimum must be 0 (librdkafka) */
+        {11, 0, 5}, /* JoinGroup: v6+ is flexible */
+        {12, 0, 3}, /* Heartbeat */
+        {13, 0, 3}, /* LeaveGroup */
+        {14, 0, 3}, /* SyncGroup */
+        {15, 0, 4}, /* DescribeGroups */
+        {16, 0, 2}, /* ListGroups */
+        {42, 0, 1}, /* DeleteGroups */
+        {47, 0, 0}, /* OffsetDelete */
+        {33, 0, 1}, /* AlterConfigs (H3): v2 is flexible */
+        {44, 0, 1}, /* IncrementalAlterConfigs (H3) */
+        {60, 0, 0}, /* DescribeCluster (H3) */
+        {21, 0, 1}, /* DeleteRecords (H3): v2 is flexible */
 };
 
 const struct sl_api_range *
@@ -134,6 +151,14 @@ ctl_send_partop(struct sl_ctrl *c, struct ctl_topic *t, uint32_t type, int32_t p
 	}
 	t->outstanding++;
 	return 0;
+}
+
+int
+ctl_queue_partop(struct sl_ctrl *c, struct ctl_partop *po)
+{
+	struct sl_msg m = {.type = po->type, .from = SL_MSG_FROM_CONTROL, .ptr = &po->op};
+
+	return outq_push(&c->opq[po->shard], &m);
 }
 
 static void
@@ -285,6 +310,7 @@ ctl_poll(struct sl_ctrl *c, int64_t now_ns)
 		c->retry = false;
 		ctl_pend_retry(c);
 	}
+	ctl_grp_poll(c);
 	ctl_pend_expire(c, false);
 	if (c->dirty) {
 		if (ctl_publish(c) == 0)
@@ -329,6 +355,7 @@ next_wait_ms(struct sl_ctrl *c)
 		if (left < wait)
 			wait = left < 0 ? 0 : left;
 	}
+	wait = ctl_grp_wait_ms(c, wait);
 	return (int)wait;
 }
 
@@ -365,6 +392,7 @@ ctl_thread(void *arg)
 			handle_msg(c, s, &m);
 	}
 	ctl_pend_expire(c, true);
+	ctl_grp_fini(c); /* parked group requests answered before the last flush */
 	if (c->dirty && ctl_publish(c) == 0)
 		c->dirty = false;
 	flush(c);
@@ -468,6 +496,9 @@ sl_ctrl_create(struct sl_ctrl **out, const struct sl_ctrl_opts *o)
 	c->op_cap = o->ring_slots / 2;
 	if (sl_arena_init(&c->arena, ARENA_BLK, ARENA_MAX) < 0)
 		goto out_nomem;
+	err = ctl_grp_init(c);
+	if (err)
+		goto out_destroy;
 	if (sl_meta_pub_init(&c->pub, n) < 0)
 		goto out_nomem;
 	m = sl_meta_alloc(0, NULL, "", c->adv_host);
@@ -523,6 +554,9 @@ ctl_prepare(struct sl_ctrl *c)
 		return r;
 	}
 	r = ctl_load(c);
+	if (r < 0)
+		return r;
+	r = ctl_grp_load(c);
 	if (r < 0)
 		return r;
 	c->dirty = true; /* the cluster id is known now */
@@ -594,6 +628,8 @@ sl_ctrl_destroy(struct sl_ctrl *c)
 	 * nothing they own leaks; they are left in the rings. */
 	if (c->respq)
 		ctl_pend_expire(c, true);
+	ctl_grp_fini(c);
+	ctl_mlog_close(c);
 	for (uint16_t s = 0; c->in && s < c->o.nshards; s++) {
 		struct sl_msg m;
 
@@ -622,6 +658,7 @@ sl_ctrl_destroy(struct sl_ctrl *c)
 		free(c->opq[s].v);
 		free(c->respq[s].v);
 	}
+	ctl_delrec_free_all(c);
 	for (uint32_t i = 0; i < c->ntopics; i++)
 		ctl_topic_free(c->topics[i]);
 	free(c->topics);

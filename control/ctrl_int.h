@@ -167,7 +167,12 @@ struct ctl_kv {
 	char *key, *val;
 };
 
+struct ctl_mlog;
+struct ctl_delrec;
+
 struct sl_ctrl {
+	struct ctl_mlog *mlog;        /* the metadata log, when o.metadata_log (mlog.c) */
+	struct ctl_delrec *delrecs; /* DeleteRecords waiting for shards (alter.c) */
 	struct sl_ctrl_opts o; /* strings below replace the caller's */
 	char *log_dir, *topics_dir, *cluster_id, *adv_host;
 	struct ctl_kv *bprops; /* the broker's props, copied */
@@ -195,7 +200,9 @@ struct sl_ctrl {
 	bool retry; /* a topic settled: WAIT items may go */
 
 	struct sl_arena arena; /* decoding and encoding scratch, reset per request */
+	int64_t pid_next, pid_end; /* pid.c: producer ids left in the reserved block */
 	int64_t now_ns;
+	struct ctl_grp *grp; /* grp_api.c (H1): group coordinator + committed offsets */
 
 	/* thread */
 	pthread_t thread;
@@ -262,6 +269,61 @@ void ctl_pend_expire(struct sl_ctrl *c, bool all);
 /* Encodes body as the complete answer to req (size, response header, body) into
  * req->resp (close_conn when it cannot), queues SL_MSG_CTRL_RESP, resets the arena. */
 void ctl_answer_req(struct sl_ctrl *c, uint16_t shard, struct sl_ctrl_req *req, const void *body);
+
+/* alter.c (H3): AlterConfigs, IncrementalAlterConfigs, DescribeCluster answer at once;
+ * DeleteRecords once its shards answered. -EBADMSG for a malformed request. */
+int ctl_alter_configs(struct sl_ctrl *c, uint16_t shard, struct sl_ctrl_req *req, struct sl_crd *rd);
+int ctl_incremental_alter_configs(struct sl_ctrl *c, uint16_t shard, struct sl_ctrl_req *req,
+                                  struct sl_crd *rd);
+int ctl_describe_cluster(struct sl_ctrl *c, uint16_t shard, struct sl_ctrl_req *req,
+                         struct sl_crd *rd);
+int ctl_delete_records(struct sl_ctrl *c, uint16_t shard, struct sl_ctrl_req *req,
+                       struct sl_crd *rd);
+/* An SL_MSG_PART_DELETE_RECORDS came back (po was queued by alter.c; freed here). */
+void ctl_delrec_done(struct sl_ctrl *c, struct ctl_partop *po);
+/* Stopping: answers every waiting DeleteRecords (partitions not back: REQUEST_TIMED_OUT). */
+void ctl_delrec_expire_all(struct sl_ctrl *c);
+/* Destroying: frees what the waiting DeleteRecords hold (their ops are freed as part ops). */
+void ctl_delrec_free_all(struct sl_ctrl *c);
+/* ctrl.c: queues a prepared part op (type, shard, op filled; not counted on any topic).
+ * 0 or -ENOMEM. */
+int ctl_queue_partop(struct sl_ctrl *c, struct ctl_partop *po);
+
+/* pid.c: InitProducerId (answers at once; -EBADMSG for a malformed request), and the
+ * producer id allocator (ids never reused across restarts; 0 or -errno). */
+int ctl_init_producer_id(struct sl_ctrl *c, uint16_t shard, struct sl_ctrl_req *req,
+                         struct sl_crd *rd);
+int ctl_pid_alloc(struct sl_ctrl *c, int64_t *out) SL_MUST_CHECK;
+
+/* grp_api.c (H1): the group coordinator. init at create (reads the broker's group.* and
+ * offsets.* props), load at start (committed offsets from <log_dir>/.sluice-offsets),
+ * poll each iteration (group timers, offset expiry), wait_ms bounds the loop's sleep, fini
+ * at stop (parked JoinGroup/SyncGroup answered NOT_COORDINATOR). */
+struct ctl_grp;
+int ctl_grp_init(struct sl_ctrl *c);
+int ctl_grp_load(struct sl_ctrl *c);
+void ctl_grp_poll(struct sl_ctrl *c);
+int64_t ctl_grp_wait_ms(struct sl_ctrl *c, int64_t wait);
+void ctl_grp_fini(struct sl_ctrl *c);
+/* Tests: the wall clock of commit timestamps and offset expiry (NULL: sl_wall_ms). */
+void ctl_grp_set_wall_clock(struct sl_ctrl *c, int64_t (*wall_ms)(void));
+/* The group and offset APIs; answers at once or when the group completes the request;
+ * -EBADMSG for a malformed request, -ENOTSUP for another api. */
+int ctl_grp_handle(struct sl_ctrl *c, uint16_t shard, struct sl_ctrl_req *req, struct sl_crd *rd,
+                   struct sl_str client_id);
+
+/* mlog.c (H3): the metadata log (see mlog.c for the record format). */
+#define SL_MLOG_TOPIC "__cluster_metadata"
+typedef void (*ctl_mlog_replay_fn)(void *arg, const char *key, size_t klen, const char *val,
+                                   size_t vlen);
+/* Opens <log_dir>/__cluster_metadata-0 and calls cb for every record in log order (val NULL:
+ * a tombstone). Main thread, before the control thread starts. 0 or -errno. */
+int ctl_mlog_open(struct sl_ctrl *c, ctl_mlog_replay_fn cb, void *arg) SL_MUST_CHECK;
+/* Appends one record and waits for its fdatasync. val NULL: a tombstone. 0 or -errno
+ * (-EBADF: not open). */
+int ctl_mlog_append(struct sl_ctrl *c, const char *op, const char *key, size_t klen,
+                    const char *val, size_t vlen) SL_MUST_CHECK;
+void ctl_mlog_close(struct sl_ctrl *c);
 
 /* describe.c: answers at once; -EBADMSG for a malformed request */
 int ctl_describe_configs(struct sl_ctrl *c, uint16_t shard, struct sl_ctrl_req *req,

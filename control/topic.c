@@ -25,7 +25,8 @@
  * A topic is the union of its .meta file and the <topic>-<partition> directories: a
  * directory without a .meta file gets a fresh topic id and no overrides (and a .meta
  * file); the partition count is max(partitions=, highest directory + 1).
- * TODO(#metadata-log): the next issue replaces this with a metadata log.
+ * With opts.metadata_log (sluiced) these files are replaced by the metadata log (mlog.c):
+ * existing .meta files are migrated into it at start-up and removed.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -53,6 +54,8 @@ ctl_topic_name_valid(const char *name, size_t len)
 		return false;
 	if ((len == 1 && name[0] == '.') || (len == 2 && name[0] == '.' && name[1] == '.'))
 		return false;
+	if (len == strlen(SL_MLOG_TOPIC) && memcmp(name, SL_MLOG_TOPIC, len) == 0)
+		return false; /* the metadata log's directory (H3) */
 	for (size_t i = 0; i < len; i++) {
 		char ch = name[i];
 
@@ -251,12 +254,55 @@ put_escaped(FILE *f, const char *s)
 	}
 }
 
+static void
+meta_format(FILE *f, const struct ctl_topic *t, int32_t nparts)
+{
+	fprintf(f, "# sluice topic metadata\nversion=1\nid=");
+	for (int i = 0; i < 16; i++)
+		fprintf(f, "%02x", t->id[i]);
+	fprintf(f, "\npartitions=%" PRId32 "\n", nparts);
+	for (unsigned i = 0; i < sl_tcfg_count(); i++) {
+		if (!(t->overrides & (1ULL << i)))
+			continue;
+		fprintf(f, "config.%s=", sl_tcfg_def(i)->name);
+		put_escaped(f, t->ovr[i]);
+		fputc('\n', f);
+	}
+}
+
+/* The metadata log (H3): the topic's whole state as one record. */
+static int
+mlog_write(struct sl_ctrl *c, const struct ctl_topic *t, int32_t nparts)
+{
+	const char *op = t->state == TS_CREATING || t->loading ? "create"
+	                 : nparts != t->nparts                  ? "partitions"
+	                                                        : "config";
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	int r;
+
+	if (!f)
+		return -ENOMEM;
+	meta_format(f, t, nparts);
+	if (fclose(f) != 0) {
+		free(buf);
+		return -ENOMEM;
+	}
+	r = ctl_mlog_append(c, op, t->name, t->name_len, buf, len);
+	free(buf);
+	return r;
+}
+
 int
 ctl_meta_write(struct sl_ctrl *c, const struct ctl_topic *t, int32_t nparts)
 {
 	char tmp[PATH_MAX], dst[PATH_MAX];
 	FILE *f;
 	int fd, r;
+
+	if (c->mlog)
+		return mlog_write(c, t, nparts);
 
 	r = path_of(tmp, sizeof(tmp), c->topics_dir, t->name, t->name_len, TMP_SUFFIX);
 	if (!r)
@@ -272,17 +318,7 @@ ctl_meta_write(struct sl_ctrl *c, const struct ctl_topic *t, int32_t nparts)
 		close(fd);
 		goto out_unlink;
 	}
-	fprintf(f, "# sluice topic metadata\nversion=1\nid=");
-	for (int i = 0; i < 16; i++)
-		fprintf(f, "%02x", t->id[i]);
-	fprintf(f, "\npartitions=%" PRId32 "\n", nparts);
-	for (unsigned i = 0; i < sl_tcfg_count(); i++) {
-		if (!(t->overrides & (1ULL << i)))
-			continue;
-		fprintf(f, "config.%s=", sl_tcfg_def(i)->name);
-		put_escaped(f, t->ovr[i]);
-		fputc('\n', f);
-	}
+	meta_format(f, t, nparts);
 	if (fflush(f) != 0 || fsync(fd) < 0) {
 		r = -errno;
 		fclose(f);
@@ -309,6 +345,8 @@ meta_mark_deleted(struct sl_ctrl *c, const struct ctl_topic *t)
 	char src[PATH_MAX], dst[PATH_MAX];
 	int r;
 
+	if (c->mlog) /* a tombstone: a crash finishes the deletion at start-up */
+		return ctl_mlog_append(c, "delete", t->name, t->name_len, NULL, 0);
 	r = path_of(src, sizeof(src), c->topics_dir, t->name, t->name_len, META_SUFFIX);
 	if (!r)
 		r = path_of(dst, sizeof(dst), c->topics_dir, t->name, t->name_len, DEL_SUFFIX);
@@ -417,21 +455,16 @@ unescape(char *s)
 }
 
 /* Reads one .meta file into a new topic (state CREATING, loading). */
+/* Parses the .meta text format from f (path: for messages); does not close f. */
 static struct ctl_topic *
-meta_read(struct sl_ctrl *c, const char *path, const char *name, size_t len)
+meta_parse(struct sl_ctrl *c, FILE *f, const char *path, const char *name, size_t len)
 {
 	struct ctl_topic *t;
 	char *line = NULL;
 	size_t cap = 0;
 	ssize_t n;
-	FILE *f;
 	char err[256];
 
-	f = fopen(path, "re");
-	if (!f) {
-		SL_WARN("control: cannot read %s: %s", path, strerror(errno));
-		return NULL;
-	}
 	t = ctl_topic_new(c, name, len, 0);
 	if (!t)
 		goto out;
@@ -483,6 +516,20 @@ meta_read(struct sl_ctrl *c, const char *path, const char *name, size_t len)
 	}
 out:
 	free(line);
+	return t;
+}
+
+static struct ctl_topic *
+meta_read(struct sl_ctrl *c, const char *path, const char *name, size_t len)
+{
+	struct ctl_topic *t;
+	FILE *f = fopen(path, "re");
+
+	if (!f) {
+		SL_WARN("control: cannot read %s: %s", path, strerror(errno));
+		return NULL;
+	}
+	t = meta_parse(c, f, path, name, len);
 	fclose(f);
 	return t;
 }
@@ -505,9 +552,121 @@ finish_deletion(struct sl_ctrl *c, const char *name, size_t len)
 		}
 		closedir(d);
 	}
-	SL_INFO("control: finishing the deletion of topic %.*s", (int)len, name);
+	if (max >= 0)
+		SL_INFO("control: finishing the deletion of topic %.*s", (int)len, name);
 	rm_partition_dirs(c, name, len, 0, max + 1);
 	meta_forget(c, name, len);
+}
+
+/* ---- the metadata log at start-up (H3) ---- */
+
+/* The last record of each topic name in the metadata log. */
+struct mlog_state {
+	struct mlog_ent {
+		char *name;
+		size_t len;
+		char *val; /* NULL: deleted */
+		size_t vlen;
+	} *v;
+	size_t n, cap;
+	int err;
+};
+
+static void
+mlog_collect(void *arg, const char *key, size_t klen, const char *val, size_t vlen)
+{
+	struct mlog_state *s = arg;
+	struct mlog_ent *e = NULL;
+	char *nv = NULL;
+
+	if (s->err)
+		return;
+	for (size_t i = 0; i < s->n && !e; i++)
+		if (s->v[i].len == klen && memcmp(s->v[i].name, key, klen) == 0)
+			e = &s->v[i];
+	if (val && !(nv = strndup(val, vlen)))
+		goto out_nomem;
+	if (!e) {
+		if (s->n == s->cap) {
+			size_t cap = s->cap ? s->cap * 2 : 16;
+			struct mlog_ent *v = realloc(s->v, cap * sizeof(*v));
+
+			if (!v)
+				goto out_nomem;
+			s->v = v;
+			s->cap = cap;
+		}
+		e = &s->v[s->n];
+		e->name = strndup(key, klen);
+		if (!e->name)
+			goto out_nomem;
+		e->len = klen;
+		e->val = NULL;
+		s->n++;
+	}
+	free(e->val);
+	e->val = nv;
+	e->vlen = vlen;
+	return;
+out_nomem:
+	free(nv);
+	s->err = -ENOMEM;
+}
+
+static bool
+mlog_knows(const struct mlog_state *s, const char *name, size_t len)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (s->v[i].len == len && memcmp(s->v[i].name, name, len) == 0)
+			return true;
+	return false;
+}
+
+static void
+mlog_state_free(struct mlog_state *s)
+{
+	for (size_t i = 0; i < s->n; i++) {
+		free(s->v[i].name);
+		free(s->v[i].val);
+	}
+	free(s->v);
+}
+
+/* Replays the metadata log into the topic table; tombstoned topics get their leftover
+ * directories removed. */
+static int
+mlog_load(struct sl_ctrl *c, struct mlog_state *s)
+{
+	int r = ctl_mlog_open(c, mlog_collect, s);
+
+	if (r < 0)
+		return r;
+	if (s->err)
+		return s->err;
+	for (size_t i = 0; i < s->n; i++) {
+		struct mlog_ent *e = &s->v[i];
+		struct ctl_topic *t;
+		FILE *f;
+
+		if (!ctl_topic_name_valid(e->name, e->len))
+			continue;
+		if (!e->val) {
+			finish_deletion(c, e->name, e->len);
+			continue;
+		}
+		f = fmemopen(e->val, e->vlen, "r");
+		if (!f)
+			return -ENOMEM;
+		t = meta_parse(c, f, SL_MLOG_TOPIC, e->name, e->len);
+		fclose(f);
+		if (!t)
+			return -ENOMEM;
+		if (ctl_topic_insert(c, t) < 0) {
+			ctl_topic_free(t);
+			return -ENOMEM;
+		}
+	}
+	return 0;
 }
 
 static int
@@ -533,6 +692,7 @@ mkdir_p(const char *dir)
 int
 ctl_load(struct sl_ctrl *c)
 {
+	struct mlog_state ms = {0};
 	struct dirent *e;
 	DIR *d;
 	int r;
@@ -544,10 +704,22 @@ ctl_load(struct sl_ctrl *c)
 		SL_ERR("control: cannot create %s: %s", c->topics_dir, strerror(-r));
 		return r;
 	}
-	/* 1. metadata files: finish interrupted deletions, drop temp files, read topics */
+	/* 0. the metadata log, if enabled: its topics win over legacy files */
+	if (c->o.metadata_log) {
+		r = mlog_load(c, &ms);
+		if (r) {
+			mlog_state_free(&ms);
+			return r;
+		}
+	}
+	/* 1. metadata files: finish interrupted deletions, drop temp files, read topics;
+	 *    with the metadata log, migrate them into it (or drop them when it knows the
+	 *    topic already) */
 	d = opendir(c->topics_dir);
-	if (!d)
+	if (!d) {
+		mlog_state_free(&ms);
 		return -errno;
+	}
 	while ((e = readdir(d))) {
 		size_t n = strlen(e->d_name), sl;
 		char path[PATH_MAX];
@@ -566,8 +738,13 @@ ctl_load(struct sl_ctrl *c)
 		} else if (n > (sl = strlen(META_SUFFIX)) &&
 		           strcmp(e->d_name + n - sl, META_SUFFIX) == 0 &&
 		           ctl_topic_name_valid(e->d_name, n - sl)) {
-			struct ctl_topic *t = meta_read(c, path, e->d_name, n - sl);
+			struct ctl_topic *t;
 
+			if (c->mlog && mlog_knows(&ms, e->d_name, n - sl)) {
+				unlink(path); /* migrated earlier; the log is newer */
+				continue;
+			}
+			t = meta_read(c, path, e->d_name, n - sl);
 			if (!t) {
 				r = -ENOMEM;
 				break;
@@ -577,9 +754,17 @@ ctl_load(struct sl_ctrl *c)
 				r = -ENOMEM;
 				break;
 			}
+			if (c->mlog) {
+				r = ctl_meta_write(c, t, t->nparts);
+				if (r < 0)
+					break;
+				SL_INFO("control: topic %s migrated to the metadata log", t->name);
+				unlink(path);
+			}
 		}
 	}
 	closedir(d);
+	mlog_state_free(&ms);
 	if (r)
 		return r;
 	/* 2. partition directories */
@@ -593,7 +778,8 @@ ctl_load(struct sl_ctrl *c)
 		size_t tl;
 		int32_t p = parse_part_dir(e->d_name, &tl);
 
-		if (p < 0)
+		if (p < 0 || (tl == strlen(SL_MLOG_TOPIC) &&
+		              memcmp(e->d_name, SL_MLOG_TOPIC, tl) == 0))
 			continue;
 		if (snprintf(path, sizeof(path), "%s/%s", c->log_dir, e->d_name) >=
 		            (int)sizeof(path) ||
@@ -890,13 +1076,18 @@ ctl_topic_partop_done(struct sl_ctrl *c, struct ctl_partop *po)
 {
 	struct ctl_topic *t = po->op.cookie;
 
+	if (po->type == SL_MSG_PART_DELETE_RECORDS) {
+		ctl_delrec_done(c, po); /* not a topic transition (alter.c) */
+		return;
+	}
 	SL_BUG_ON(!t || t->outstanding == 0);
 	if (po->op.err < 0) {
 		if (po->type == SL_MSG_PART_OPEN) {
 			if (!t->op_err)
 				t->op_err = po->op.err;
 		} else if (po->op.err != -ENOENT) {
-			SL_WARN("control: removing %s-%" PRId32 " failed on shard %u: %s", t->name,
+			SL_WARN("control: %s %s-%" PRId32 " failed on shard %u: %s",
+			        po->type == SL_MSG_PART_CFG ? "configuring" : "removing", t->name,
 			        po->op.partition, po->shard, strerror(-po->op.err));
 		}
 	}

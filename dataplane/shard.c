@@ -33,6 +33,7 @@
 #include "common/kproto/api.h"
 #include "common/log.h"
 #include "dataplane/dp_int.h"
+#include "storage/pstate.h"
 #include "storage/rbatch.h"
 
 #define IDLE_WAIT_NS (100 * 1000000LL)
@@ -98,6 +99,8 @@ sl_kerr_from_storage(int err)
 		return KERR_NONE;
 	if (err <= -1000 && err > -1100)
 		return sl_rb_kerr(err); /* enum sl_rb_err: CORRUPT_MESSAGE, INVALID_RECORD ... */
+	if (sl_pstate_is_err(err))
+		return sl_pstate_kerr(err); /* idempotence: OUT_OF_ORDER_SEQUENCE_NUMBER ... */
 	switch (err) {
 	case -EMSGSIZE:
 		return KERR_MESSAGE_TOO_LARGE;

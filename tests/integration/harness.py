@@ -121,6 +121,8 @@ class Broker:
             'log.dirs': self.data_dir,
             'num.partitions': '1',
             'auto.create.topics.enable': 'true',
+            # group consumers start at once (Kafka's default delay is 3000 ms)
+            'group.initial.rebalance.delay.ms': '0',
         }
         cfg = os.path.join(self.workdir, 'server.properties')
         with open(cfg, 'w') as f:

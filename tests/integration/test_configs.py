@@ -286,12 +286,13 @@ def setting_cleanup_policy_compact_keeps_only_the_latest_record_per_key(ctx):
     def active_base():
         return int(os.path.basename(segments(b, topic, 0)[-1]).split('.')[0])
 
-    def closed_keys():
+    def keys_below_active():
         base = active_base()
         return [k for (o, k, v) in consume_all(b.bootstrap, topic, 0) if o < base]
 
-    # A pass may leave duplicates across the segments it groups; the next passes merge them.
-    wait_for(lambda: len(set(closed_keys())) == len(closed_keys()),
+    # Each pass (every log.cleaner.backoff.ms) takes the closed segments sealed so far; wait
+    # until the passes covered them all.
+    wait_for(lambda: len(set(keys_below_active())) == len(keys_below_active()),
              'compaction to leave one record per key in closed segments', timeout=30)
     got = consume_all(b.bootstrap, topic, 0)
     active = active_base()

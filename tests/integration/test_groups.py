@@ -15,7 +15,8 @@ import time
 
 import harness
 from harness import check, compare, counts, log, make_records, test
-from clients import ck_consume, ck_produce, kjs_consume, kjs_produce, need_ck, need_kp, need_node
+from clients import (ck_consume, ck_produce, kjs_consume, kjs_produce, kp_admin, need_ck, need_kp,
+                     need_node)
 
 TOPIC = 'grp'
 
@@ -50,14 +51,14 @@ SESSION_S = 6  # the workers' session.timeout.ms
 class Member:
     """One group member process; its output is parsed as it arrives."""
 
-    def __init__(self, ctx, kind, bs, group, name):
+    def __init__(self, ctx, kind, bs, group, name, conf=None):
         self.name = name
         if kind == 'kjs':
             node = need_node()
             argv = [node, os.path.join(HERE, 'js', 'grp_worker.js'), bs, group, FLOW_TOPIC]
         else:
             argv = ['/usr/bin/python3', os.path.join(HERE, 'grp_worker.py'), kind, bs, group,
-                    FLOW_TOPIC]
+                    FLOW_TOPIC, json.dumps(conf or {})]
         self.errf = open(ctx.path('%s.stderr' % name), 'w')
         self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                      stderr=self.errf, text=True)
@@ -96,14 +97,19 @@ class Member:
         self.proc.wait(10)
         log('%s SIGKILLed' % self.name)
 
-    def stop(self):
+    def term(self):
         if self.alive():
             self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
+
+    def stop(self, timeout=10):
+        """After term(): waits for a clean exit (close leaves the group), else kills."""
+        self.term()
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            log('%s did not stop within %ds of SIGTERM; killed' % (self.name, timeout))
+            self.proc.kill()
+            self.proc.wait(10)
         self.thread.join(5)
         self.errf.close()
 
@@ -128,6 +134,16 @@ def assignments_complete(members, nparts=6):
     return sorted(seen) == list(range(nparts))
 
 
+def describe(bs, group):
+    """(state, members, protocol) of group, by kafka-python's admin (DescribeGroups)."""
+    adm = kp_admin(bs)
+    try:
+        g = adm.describe_consumer_groups([group])[0]
+        return g.state, len(g.members), g.protocol
+    finally:
+        adm.close()
+
+
 def produce_phase(bs, n, seed, tag):
     recs = make_records(n, 6, seed=seed, headers='none', max_value=40, tag=tag)
     acks = ck_produce(bs, FLOW_TOPIC, recs)
@@ -141,7 +157,7 @@ def consumed(members):
     return out
 
 
-def group_flow(ctx, kind, upto):
+def group_flow(ctx, kind, upto, confs=None, protocol=None):
     """The consumer-group flow of the issue, stages 1..upto:
     1 three members share 6 partitions and read 30,000 records exactly once, each member some;
     2 one member is SIGKILLed: its partitions move to the others after the session timeout,
@@ -160,11 +176,21 @@ def group_flow(ctx, kind, upto):
                    topics={FLOW_TOPIC: 6})
     bs = b.bootstrap
     group = 'flow-%s-%d' % (kind, os.getpid())
-    members = [Member(ctx, kind, bs, group, '%s-m%d' % (kind, i)) for i in range(3)]
+    confs = confs or [{}] * 4
+    members = [Member(ctx, kind, bs, group, '%s-m%d' % (kind, i), confs[i]) for i in range(3)]
     everyone = list(members)
     try:
         wait_for(lambda: assignments_complete(members), 60, '3 members to share 6 partitions')
         log('assignments: %s' % [m.snapshot()[0] for m in members])
+        last = []
+
+        def stable3():
+            last[:] = [describe(bs, group)]
+            return last[0][:2] == ('Stable', 3)
+        wait_for(stable3, 20, 'DescribeGroups to show Stable with 3 members')
+        check(not protocol or last[0][2] == protocol,
+              'DescribeGroups: %s, want protocol %s' % (last[0], protocol))
+        wait_for(lambda: assignments_complete(members), 20, 'the members to own 6 partitions')
         want = produce_phase(bs, 30000, 61, 'p1')
         wait_for(lambda: want <= set(consumed(members)), 90, 'the 30,000 records')
         time.sleep(0.5)
@@ -197,7 +223,7 @@ def group_flow(ctx, kind, upto):
         before = {p: 0 for p in range(6)}
         for p, o in consumed(everyone):
             before[p] = max(before[p], o + 1)
-        newbie = Member(ctx, kind, bs, group, '%s-m3' % kind)
+        newbie = Member(ctx, kind, bs, group, '%s-m3' % kind, confs[3])
         members.append(newbie)
         everyone.append(newbie)
         wait_for(lambda: assignments_complete(members), SESSION_S + 60,
@@ -230,9 +256,13 @@ def group_flow(ctx, kind, upto):
             again += [(p, o) for p, o in m.snapshot()[1][mark[m.name]:] if o < before[p]]
         check(not again, 'after the restart the members resume from the committed offsets: '
               '%d records re-read, first %s' % (len(again), again[:5]))
+        wait_for(lambda: describe(bs, group)[:2] == ('Stable', 3), SESSION_S + 30,
+                 'the group to be Stable with 3 members again after the restart')
         log('stage 4: members rejoined %s, resumed from the committed offsets' %
             [m.snapshot()[0] for m in members])
     finally:
+        for m in everyone:
+            m.term()
         for m in everyone:
             m.stop()
 
@@ -255,6 +285,27 @@ def a_new_confluent_kafka_member_resumes_from_the_committed_offsets(ctx):
 @test
 def after_a_broker_restart_confluent_kafka_members_rejoin_and_resume_from_committed_offsets(ctx):
     group_flow(ctx, 'ck', 4)
+
+
+def ck_assignor(name):
+    return {'partition.assignment.strategy': name}
+
+
+@test
+def confluent_kafka_members_with_the_roundrobin_assignor_share_and_take_over_partitions(ctx):
+    group_flow(ctx, 'ck', 2, [ck_assignor('roundrobin')] * 4, 'roundrobin')
+
+
+@test
+def confluent_kafka_members_with_the_cooperative_sticky_assignor_share_and_take_over(ctx):
+    group_flow(ctx, 'ck', 3, [ck_assignor('cooperative-sticky')] * 4, 'cooperative-sticky')
+
+
+@test
+def the_coordinator_picks_the_protocol_every_member_supports(ctx):
+    # member 0 prefers range, the others only know roundrobin: roundrobin is chosen
+    confs = [ck_assignor('range,roundrobin')] + [ck_assignor('roundrobin')] * 3
+    group_flow(ctx, 'ck', 1, confs, 'roundrobin')
 
 
 @test

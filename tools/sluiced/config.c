@@ -25,7 +25,6 @@ static const char *const accepted_ignored[] = {
         "transaction.state.log.min.isr",
         "zookeeper.connect",
         "zookeeper.connection.timeout.ms",
-        "group.initial.rebalance.delay.ms",
         "process.roles",
         "controller.quorum.voters",
         "controller.listener.names",
@@ -36,10 +35,21 @@ static const char *const accepted_ignored[] = {
         "delete.topic.enable",
         "queued.max.requests",
         "replica.fetch.max.bytes",
-        "offsets.retention.minutes",
         "log.message.format.version",
         "inter.broker.protocol.version",
         "auto.leader.rebalance.enable",
+};
+
+/* Keys the control plane reads from its own copy of the properties (consumer groups and
+ * committed offsets, control/grp_api.c): used, so not reported as unknown here. */
+static const char *const control_keys[] = {
+        "group.initial.rebalance.delay.ms",
+        "group.min.session.timeout.ms",
+        "group.max.session.timeout.ms",
+        "group.max.size",
+        "offsets.retention.minutes",
+        "offsets.retention.check.interval.ms",
+        "offset.metadata.max.bytes",
 };
 
 void
@@ -187,6 +197,8 @@ sld_config_load(struct sld_config *c, struct sl_props *p, char *err, size_t errl
 		err[0] = '\0';
 	for (size_t i = 0; i < SL_ARRAY_SIZE(accepted_ignored); i++)
 		sl_props_touch(p, accepted_ignored[i]);
+	for (size_t i = 0; i < SL_ARRAY_SIZE(control_keys); i++)
+		sl_props_touch(p, control_keys[i]);
 
 	s = sl_props_get(p, "listeners");
 	if (s &&

@@ -293,6 +293,7 @@ main(int argc, char **argv)
 	co.num_partitions = cfg.num_partitions;
 	co.default_replication_factor = cfg.default_replication_factor;
 	co.auto_create_topics = cfg.auto_create;
+	co.metadata_log = true; /* H3: <log.dirs>/__cluster_metadata-0 */
 	co.topic_defaults = cfg.topic_defaults;
 	co.props = &props;
 	co.wake_shard = sl_dp_wake;
