@@ -8,7 +8,8 @@ FUZZ_BUILD ?= build-fuzz
 CONFIG     ?= config/server.properties
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps build asan fuzz run test test-unit test-asan test-fuzz test-integration bench clean
+.PHONY: all deps build asan fuzz run test test-unit test-asan test-fuzz test-integration bench clean \
+	bench-compare
 
 all: build
 
@@ -64,6 +65,13 @@ bench:
 	@$(MAKE) --no-print-directory build
 	scripts/bench-storage.sh $(BUILD)
 	scripts/bench-broker.sh $(BUILD)
+
+# sluice vs Redis Streams, NATS JetStream and librdkafka's mock vs the machine's limits;
+# writes bench/results/<date>-<host>.md + PNGs (scripts/bench-compare.sh, < 15 min).
+bench-compare: $(BUILD)/build.ninja
+	@scripts/deps.sh bench
+	ninja -C $(BUILD) bench/load/sl-load tools/sluiced/sluiced tests/support/mockbroker
+	scripts/bench-compare.sh $(BUILD)
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

@@ -1,0 +1,375 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# `make bench-compare`: sluice against its peers and against the machine's physical limits,
+# every figure from the same run, written to bench/results/<date>-<host>.md with PNG plots.
+#
+#   scripts/bench-compare.sh BUILD_DIR          (env: BENCH_SECS per run, default 3)
+#
+#  1. Limits: iperf3 loopback (1 TCP stream), fio 1 MiB sequential O_DIRECT write and fio
+#     4 KiB write + fdatasync latency on the data directory's filesystem, memcpy (1 thread).
+#  2. Systems, each started here on loopback with its data under bench/results/tmp/ (not /tmp,
+#     which may be tmpfs), pinned to core 0 while the load generator runs on core 1:
+#       class "no fsync":  sluice (sluiced, no flush policy)   redis (AOF appendfsync everysec)
+#                          nats (JetStream file storage, server default sync)
+#                          kmock (librdkafka's in-memory mock cluster: a memory-only reference)
+#       class "durable":   sluice-durable (log.flush.durable=true: ack after fdatasync)
+#                          redis-always (AOF appendfsync always)
+#                          nats-sync: not run when nats-server lacks jetstream.sync_interval
+#                          (2.10+; Debian 12 ships 2.9.10), and the report says so.
+#  3. Workloads through bench/load/sl-load (one open-loop generator, each peer's own client
+#     library: librdkafka, hiredis, libnats), all systems alternated run by run (A B A B):
+#       produce max throughput: {100 B, 1 KiB} x {1, 16 partitions}, two rounds (best kept);
+#       produce latency at 10%, 50%, 80% of sluice's 1 KiB / 1 partition max in the same
+#       durability class (open loop, latency from each record's due time);
+#       end to end (producer + consumer) at 50%; consume-only catch-up of the 1 KiB /
+#       1 partition topic of round 2.
+#     Broker CPU seconds per GB: utime+stime from /proc/PID/stat around each produce run.
+#     A run whose client used >= 90% of its core is marked client-bound.
+#  4. scripts/bench-compare-report.py writes the markdown and gnuplot data;
+#     scripts/bench-compare.gp draws the PNGs.
+set -euo pipefail
+
+build=${1:?usage: scripts/bench-compare.sh BUILD_DIR}
+secs=${BENCH_SECS:-3}
+repo=$(cd "$(dirname "$0")/.." && pwd)
+build=$(cd "$build" && pwd)
+py=/usr/bin/python3
+sluiced=$build/tools/sluiced/sluiced
+mock=$build/tests/support/mockbroker
+load=$build/bench/load/sl-load
+
+die() { echo "bench-compare: $*" >&2; exit 1; }
+for b in "$sluiced" "$load"; do [[ -x $b ]] || die "$b not built"; done
+for c in iperf3 fio gnuplot redis-server nats-server; do
+	command -v "$c" >/dev/null || die "$c missing (scripts/deps.sh bench)"
+done
+
+t_begin=$(date +%s)
+stamp=$(date -u +%Y-%m-%d)
+host=$(uname -n)
+out_dir=$repo/bench/results
+report=$out_dir/$stamp-$host.md
+mkdir -p "$out_dir/tmp"
+work=$(mktemp -d "$out_dir/tmp/compare.XXXXXX")
+runs=$work/runs.tsv
+
+ncpu=$(nproc)
+if ((ncpu >= 2)); then
+	srv=(taskset -c 0)
+	cli=(taskset -c 1)
+	placement="servers on core 0, load generator and iperf3/fio clients on core 1 (taskset)"
+	cli_cores=1
+else
+	srv=()
+	cli=()
+	placement="no pinning: $ncpu cpu"
+	cli_cores=$ncpu
+fi
+
+declare -A pid addr
+cleanup() {
+	for s in "${!pid[@]}"; do
+		kill "${pid[$s]}" 2>/dev/null || true
+		wait "${pid[$s]}" 2>/dev/null || true
+	done
+	if [[ ${BENCH_KEEP:-0} == 1 ]]; then echo "bench-compare: kept $work"; else rm -rf "$work"; fi
+}
+trap cleanup EXIT
+
+free_port() { $py -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_port() { # wait_port PORT: until something listens on 127.0.0.1:PORT
+	for _ in $(seq 300); do
+		(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+cpu_ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
+kv() { tr ' ' '\n' <<<"$2" | sed -n "s/^$1=//p"; }
+busy_pct() { # CPU busy % of the whole machine over $1 seconds (from /proc/stat)
+	local a b
+	a=($(head -1 /proc/stat))
+	sleep "$1"
+	b=($(head -1 /proc/stat))
+	$py - "${a[*]}" "${b[*]}" <<'EOF'
+import sys
+a = [int(x) for x in sys.argv[1].split()[1:]]
+b = [int(x) for x in sys.argv[2].split()[1:]]
+d = [y - x for x, y in zip(a, b)]
+idle = d[3] + d[4]
+print('%.0f' % (100.0 * (sum(d) - idle) / max(sum(d), 1)))
+EOF
+}
+
+echo "== bench-compare $(date -u +%Y-%m-%dT%H:%M:%SZ), ${secs}s per run, data in $work"
+busy_before=$(busy_pct 2)
+echo "machine busy before the run: ${busy_before}% of all cpus (load average $(cut -d' ' -f1-3 /proc/loadavg))"
+
+{
+	echo "date	$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+	echo "host	$host"
+	echo "cpu	$ncpu x $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)"
+	echo "mem	$(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo)"
+	echo "kernel	$(uname -r)"
+	echo "fs	$(df -T "$work" | awk 'NR==2{print $2" on "$1}')"
+	echo "versions	liburing $(pkg-config --modversion liburing), librdkafka $(pkg-config --modversion rdkafka), hiredis $(pkg-config --modversion hiredis), libnats $(pkg-config --modversion libnats), redis $(redis-server --version | sed 's/.*v=\([^ ]*\).*/\1/'), nats-server $(nats-server --version | awk '{print $NF}'), $(fio --version), $(iperf3 --version | head -1 | awk '{print "iperf3 "$2}')"
+	echo "placement	$placement"
+	echo "secs	$secs"
+	echo "busy_before	$busy_before"
+	echo "loadavg_before	$(cut -d' ' -f1-3 /proc/loadavg)"
+} >"$work/meta.tsv"
+
+# ---- 1. physical limits --------------------------------------------------------------------------
+port=$(free_port)
+"${srv[@]}" iperf3 -s -1 -p "$port" >"$work/iperf3-server.log" 2>&1 &
+ipid=$!
+# (not wait_port: iperf3 -1 would take the probe for its one test)
+for _ in $(seq 50); do
+	grep -q listening "$work/iperf3-server.log" 2>/dev/null && break
+	sleep 0.1
+done
+"${cli[@]}" iperf3 -c 127.0.0.1 -p "$port" -t 5 -J >"$work/iperf3.json"
+wait "$ipid" || true
+iperf_mbps=$($py -c 'import json,sys; print("%.0f" % (json.load(open(sys.argv[1]))["end"]["sum_received"]["bits_per_second"] / 8e6))' "$work/iperf3.json")
+echo "iperf3 loopback, 1 stream: $iperf_mbps MB/s"
+
+"${cli[@]}" fio --name=seqwrite --directory="$work" --rw=write --bs=1M --size=2G --direct=1 \
+	--ioengine=io_uring --iodepth=8 --runtime=5 --time_based --output-format=json \
+	>"$work/fio-seq.json" 2>/dev/null
+fio_seq=$($py -c 'import json,sys; print("%.0f" % (json.load(open(sys.argv[1]))["jobs"][0]["write"]["bw_bytes"] / 1e6))' "$work/fio-seq.json")
+rm -f "$work"/seqwrite.*
+echo "fio 1 MiB sequential O_DIRECT write: $fio_seq MB/s"
+
+"${cli[@]}" fio --name=fsync --directory="$work" --rw=write --bs=4k --size=64M --fdatasync=1 \
+	--ioengine=sync --runtime=5 --time_based --output-format=json >"$work/fio-sync.json" 2>/dev/null
+read -r fsync_p50 fsync_p99 <<<"$($py - "$work/fio-sync.json" <<'EOF'
+import json, sys
+j = json.load(open(sys.argv[1]))['jobs'][0]
+# one write + one fdatasync per op: the write's completion latency plus the sync's
+w = j['write']['clat_ns']['percentile']
+s = j.get('sync', {}).get('lat_ns', {}).get('percentile', {})
+def p(d, k):
+    for key, v in d.items():
+        if abs(float(key) - k) < 1e-6:
+            return v
+    return 0
+print('%.0f %.0f' % ((p(w, 50) + p(s, 50)) / 1e3, (p(w, 99) + p(s, 99)) / 1e3))
+EOF
+)"
+rm -f "$work"/fsync.*
+echo "fio 4 KiB write + fdatasync: p50 $fsync_p50 us, p99 $fsync_p99 us"
+
+memcpy_mbps=$(kv mb_per_s "$("${cli[@]}" "$load" --memcpy)")
+echo "memcpy (1 thread): $memcpy_mbps MB/s"
+{
+	echo "iperf3_mbps	$iperf_mbps"
+	echo "fio_seq_mbps	$fio_seq"
+	echo "fsync_p50_us	$fsync_p50"
+	echo "fsync_p99_us	$fsync_p99"
+	echo "memcpy_mbps	$memcpy_mbps"
+} >>"$work/meta.tsv"
+
+# ---- 2. systems ------------------------------------------------------------------------------------
+start_sluiced() { # start_sluiced NAME EXTRA-ARGS...
+	local name=$1 a=""
+	shift
+	mkdir -p "$work/$name"
+	"${srv[@]}" "$sluiced" --override listeners=PLAINTEXT://127.0.0.1:0 \
+		--override "log.dirs=$work/$name" --override num.shards=1 \
+		--override auto.create.topics.enable=true "$@" 2>"$work/$name.log" &
+	pid[$name]=$!
+	for _ in $(seq 300); do
+		a=$(sed -n 's/.*sluiced listening on \([^ ]*\).*/\1/p' "$work/$name.log" | head -1)
+		[[ -n $a ]] && break
+		sleep 0.1
+	done
+	[[ -n $a ]] || { cat "$work/$name.log" >&2; die "$name did not start"; }
+	addr[$name]=$a
+}
+start_redis() { # start_redis NAME FSYNC-POLICY
+	local p
+	p=$(free_port)
+	mkdir -p "$work/$1"
+	"${srv[@]}" redis-server --port "$p" --bind 127.0.0.1 --save '' --appendonly yes \
+		--appendfsync "$2" --dir "$work/$1" --daemonize no >"$work/$1.log" 2>&1 &
+	pid[$1]=$!
+	wait_port "$p" || die "$1 did not start"
+	addr[$1]=127.0.0.1:$p
+}
+start_nats() { # start_nats NAME [sync]
+	local p
+	p=$(free_port)
+	mkdir -p "$work/$1"
+	{
+		echo "listen: 127.0.0.1:$p"
+		echo "jetstream { store_dir: \"$work/$1\" ${2:+, sync_interval: always} }"
+	} >"$work/$1.conf"
+	"${srv[@]}" nats-server -c "$work/$1.conf" >"$work/$1.log" 2>&1 &
+	pid[$1]=$!
+	if ! wait_port "$p"; then
+		unset "pid[$1]"
+		return 1
+	fi
+	addr[$1]=127.0.0.1:$p
+}
+
+systems=(sluice kmock redis nats sluice-durable redis-always)
+declare -A backend=([sluice]=kafka [sluice-durable]=kafka [kmock]=kafka [redis]=redis
+	[redis-always]=redis [nats]=nats [nats-sync]=nats)
+declare -A class=([sluice]=nofsync [kmock]=nofsync [redis]=nofsync [nats]=nofsync
+	[sluice-durable]=durable [redis-always]=durable [nats-sync]=durable)
+start_sluiced sluice
+start_sluiced sluice-durable --durable
+start_redis redis everysec
+start_redis redis-always always
+start_nats nats
+if start_nats nats-sync sync; then
+	systems+=(nats-sync)
+else
+	echo "nats-sync: not run: $(head -1 "$work/nats-sync.log")"
+	echo "nats_sync_missing	$(head -1 "$work/nats-sync.log")" >>"$work/meta.tsv"
+fi
+if [[ -x $mock ]]; then
+	# The mock ignores CreateTopics' partition count: create every topic the runs use.
+	mt=(--topic kmock_warmup_r0:1 --topic kmock_lat-10pct_r1:1 --topic kmock_lat-50pct_r1:1
+		--topic kmock_lat-80pct_r1:1 --topic kmock_e2e-50pct_r1:1)
+	for r in 1 2; do
+		for sh in 100B-1p:1 100B-16p:16 1024B-1p:1 1024B-16p:16; do
+			mt+=(--topic "kmock_max-${sh%:*}_r$r:${sh#*:}")
+		done
+	done
+	"${srv[@]}" "$mock" "${mt[@]}" 2>"$work/kmock.log" &
+	pid[kmock]=$!
+	a=""
+	for _ in $(seq 300); do
+		a=$(sed -n 's/.*mockbroker listening on \([^ ,]*\).*/\1/p' "$work/kmock.log" | head -1)
+		[[ -n $a ]] && break
+		sleep 0.1
+	done
+	addr[kmock]=$a
+	[[ -n $a ]] || { echo "kmock: did not start in 30 s, not run"; systems=("${systems[@]/kmock/}"); }
+else
+	systems=("${systems[@]/kmock/}")
+fi
+for s in "${systems[@]}"; do
+	[[ -n $s ]] && echo "$s: ${backend[$s]} on ${addr[$s]} (pid ${pid[$s]}, class ${class[$s]})"
+done
+
+# ---- 3. workloads ----------------------------------------------------------------------------------
+echo -e "system\tclass\tworkload\tround\tsize\tparts\ttarget_rate\trecords_per_s\tmb_per_s\tp50_us\tp90_us\tp99_us\tp999_us\tp9999_us\tmax_us\tclient_cpu\tbroker_cpu_s\terrors\tcurve\tbytes\tunacked\tunsent" >"$runs"
+n=0
+run() { # run SYSTEM WORKLOAD ROUND MODE SIZE PARTS RATE LINGER [ARGS...]: one sl-load run, one row
+	local s=$1 wl=$2 round=$3 mode=$4 size=$5 parts=$6 rate=$7 linger=$8
+	shift 8
+	local topic curve c0 c1 line
+	n=$((n + 1))
+	topic=${s}_${wl}_r$round # kmock's topics are created up front under these names
+	[[ $mode == consume ]] && topic=$1 && shift
+	curve=$work/curve-$n.txt
+	c0=$(cpu_ticks "${pid[$s]}")
+	line=$("${cli[@]}" "$load" --backend "${backend[$s]}" --addr "${addr[$s]}" --topic "$topic" \
+		--mode "$mode" --size "$size" --partitions "$parts" --rate "$rate" \
+		--duration "$secs" --linger-ms "$linger" --curve "$curve" --max-inflight 20000 \
+		--timeout 5 "$@" 2>>"$work/sl-load.log" |
+		grep '^sl-load ' || true)
+	c1=$(cpu_ticks "${pid[$s]}")
+	if [[ -z $line ]]; then
+		echo "  $s $wl: no result (see sl-load.log)"
+		tail -3 "$work/sl-load.log" | sed 's/^/    /'
+		return 0
+	fi
+	local bcpu
+	bcpu=$($py -c "print('%.2f' % (($c1 - $c0) / $(getconf CLK_TCK)))")
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
+		"$s" "${class[$s]}" "$wl" "$round" "$size" "$parts" "$rate" \
+		"$(kv records_per_s "$line")" "$(kv mb_per_s "$line")" "$(kv p50_us "$line")" \
+		"$(kv p90_us "$line")" "$(kv p99_us "$line")" "$(kv p999_us "$line")" \
+		"$(kv p9999_us "$line")" "$(kv max_us "$line")" "$(kv client_cpu "$line")" "$bcpu" \
+		"$(kv errors "$line")" "$([[ -f $curve ]] && echo "$curve" || echo -)" \
+		"$(kv bytes "$line")" "$(kv unacked "$line")" "$(kv unsent "$line")" >>"$runs"
+	printf '  %-15s %-24s %9s rec/s %8s MB/s p50 %9s us p99 %9s us client_cpu %s broker_cpu %ss\n' \
+		"$s" "$wl r$round" "$(kv records_per_s "$line")" "$(kv mb_per_s "$line")" \
+		"$(kv p50_us "$line")" "$(kv p99_us "$line")" "$(kv client_cpu "$line")" "$bcpu"
+	last_topic=$topic
+	last_records=$(kv records "$line")
+}
+
+# warm-up: connections, topic creation paths, the brokers' pools
+for s in "${systems[@]}"; do
+	[[ -n $s ]] || continue
+	run "$s" warmup 0 produce 1024 1 max 5 >/dev/null
+done
+sed -i '/\twarmup\t/d' "$runs"
+
+echo "-- produce, max throughput (A B A B: every system, then again)"
+declare -A catchup_topic catchup_n
+for round in 1 2; do
+	for shape in 100:1 100:16 1024:1 1024:16; do
+		size=${shape%:*}
+		parts=${shape#*:}
+		for s in "${systems[@]}"; do
+			[[ -n $s ]] || continue
+			last_topic=""
+			run "$s" "max-${size}B-${parts}p" "$round" produce "$size" "$parts" max 5
+			if [[ $round == 2 && $shape == 1024:1 && -n $last_topic ]]; then
+				catchup_topic[$s]=$last_topic
+				catchup_n[$s]=$last_records
+			fi
+		done
+	done
+done
+
+best_rate() { # best 1 KiB / 1 partition records/s of system $1
+	awk -F'\t' -v s="$1" '$1 == s && $3 == "max-1024B-1p" && $8 + 0 > m {m = $8 + 0} END {print int(m)}' "$runs"
+}
+declare -A base
+base[nofsync]=$(best_rate sluice)
+base[durable]=$(best_rate sluice-durable)
+echo "sluice max 1 KiB/1p: ${base[nofsync]} rec/s; sluice-durable: ${base[durable]} rec/s"
+
+echo "-- produce latency at 10/50/80% of sluice's max in the same class (1 KiB, 1 partition)"
+for pct in 10 50 80; do
+	for s in "${systems[@]}"; do
+		[[ -n $s ]] || continue
+		r=$((base[${class[$s]}] * pct / 100))
+		((r > 0)) || continue
+		run "$s" "lat-${pct}pct" 1 produce 1024 1 "$r" 0
+	done
+done
+
+echo "-- end to end at 50% (1 KiB, 1 partition)"
+for s in "${systems[@]}"; do
+	[[ -n $s ]] || continue
+	r=$((base[${class[$s]}] / 2))
+	((r > 0)) || continue
+	run "$s" "e2e-50pct" 1 e2e 1024 1 "$r" 0
+done
+
+echo "-- consume only: catch-up read of the round-2 1 KiB/1 partition topic"
+for s in "${systems[@]}"; do
+	[[ -n $s && -n ${catchup_topic[$s]:-} ]] || continue
+	run "$s" consume-1024B-1p 1 consume 1024 1 max 0 "${catchup_topic[$s]}" \
+		--count "${catchup_n[$s]}" --timeout 5
+done
+
+# ---- stop ------------------------------------------------------------------------------------------
+for s in "${!pid[@]}"; do
+	kill -TERM "${pid[$s]}" 2>/dev/null || true
+	wait "${pid[$s]}" 2>/dev/null || true
+	unset "pid[$s]"
+done
+busy_after=$(busy_pct 2)
+t_end=$(date +%s)
+{
+	echo "busy_after	$busy_after"
+	echo "loadavg_after	$(cut -d' ' -f1-3 /proc/loadavg)"
+	echo "wall_s	$((t_end - t_begin))"
+	echo "cli_cores	$cli_cores"
+} >>"$work/meta.tsv"
+echo "machine busy after the run: ${busy_after}% (other processes only; our servers are stopped)"
+
+# ---- 4. report and plots ---------------------------------------------------------------------------
+base_name=$stamp-$host
+$py "$repo/scripts/bench-compare-report.py" "$work" "$out_dir" "$base_name"
+(cd "$out_dir" && gnuplot -e "base='$base_name'; dat='$work/plot'" "$repo/scripts/bench-compare.gp")
+echo "bench-compare: wrote $report and $out_dir/$base_name-*.png in $((t_end - t_begin)) s"
