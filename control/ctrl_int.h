@@ -296,7 +296,7 @@ int ctl_init_producer_id(struct sl_ctrl *c, uint16_t shard, struct sl_ctrl_req *
 int ctl_pid_alloc(struct sl_ctrl *c, int64_t *out) SL_MUST_CHECK;
 
 /* grp_api.c (H1): the group coordinator. init at create (reads the broker's group.* and
- * offsets.* props), load at start (committed offsets from <log_dir>/.sluice-offsets),
+ * offsets.* props), load at start (committed offsets from <log_dir>/__consumer_offsets-0),
  * poll each iteration (group timers, offset expiry), wait_ms bounds the loop's sleep, fini
  * at stop (parked JoinGroup/SyncGroup answered NOT_COORDINATOR). */
 struct ctl_grp;
@@ -323,7 +323,35 @@ int ctl_mlog_open(struct sl_ctrl *c, ctl_mlog_replay_fn cb, void *arg) SL_MUST_C
  * (-EBADF: not open). */
 int ctl_mlog_append(struct sl_ctrl *c, const char *op, const char *key, size_t klen,
                     const char *val, size_t vlen) SL_MUST_CHECK;
+/* Frees the metadata log and the shared ring + store (after the offset store is closed). */
 void ctl_mlog_close(struct sl_ctrl *c);
+/* The metadata log is open (topics live in it, not in .meta files). */
+bool ctl_mlog_on(const struct sl_ctrl *c);
+
+/* mlog.c: the control thread's own struct sl_uring and struct sl_store, shared by its
+ * internal logs (metadata, committed offsets); created on first use, freed by
+ * ctl_mlog_close. 0 or -errno. */
+struct sl_store;
+struct sl_uring;
+struct sl_plog;
+struct sl_rb_rec;
+struct sl_rb_scratch;
+struct sl_offs;
+int ctl_store_get(struct sl_ctrl *c, struct sl_store **st, struct sl_uring **ring) SL_MUST_CHECK;
+/* Appends one whole batch to log and waits (running ring) until the append completes
+ * (after its fdatasync for a durable log). 0 or -errno. Blocking: control thread only. */
+int ctl_ilog_append(struct sl_store *st, struct sl_uring *ring, struct sl_plog *log,
+                    const void *batch, size_t len) SL_MUST_CHECK;
+/* Reads log from its start to its high watermark and calls fn for every record in offset
+ * order; fn's < 0 stops the replay and is returned. Returns the number of records or
+ * -errno (-EBADMSG: a damaged batch). Blocking. */
+typedef int (*ctl_ilog_rec_fn)(void *arg, const struct sl_rb_rec *rec);
+int ctl_ilog_replay(struct sl_store *st, struct sl_uring *ring, struct sl_plog *log,
+                    struct sl_rb_scratch *scratch, ctl_ilog_rec_fn fn, void *arg) SL_MUST_CHECK;
+/* Opens the committed-offset store on <log_dir>/__consumer_offsets-0 (the shared store;
+ * log.cleaner.backoff.ms from the broker's props), migrating <log_dir>/.sluice-offsets once.
+ * 0 or -errno. */
+int ctl_offs_open(struct sl_ctrl *c, struct sl_offs **out) SL_MUST_CHECK;
 
 /* describe.c: answers at once; -EBADMSG for a malformed request */
 int ctl_describe_configs(struct sl_ctrl *c, uint16_t shard, struct sl_ctrl_req *req,

@@ -148,17 +148,14 @@ ctl_grp_init(struct sl_ctrl *c)
 int
 ctl_grp_load(struct sl_ctrl *c)
 {
-	char *dir;
 	int r;
 
 	if (!c->grp)
 		return -EINVAL;
 	if (c->grp->offs)
 		return 0;
-	if (asprintf(&dir, "%s/.sluice-offsets", c->log_dir) < 0)
-		return -ENOMEM;
-	r = sl_offs_open(&c->grp->offs, dir);
-	free(dir);
+	/* <log_dir>/__consumer_offsets-0 on the control thread's store (O: mlog.c) */
+	r = ctl_offs_open(c, &c->grp->offs);
 	if (r == 0)
 		SL_INFO("control: %zu committed offsets restored",
 		        sl_offs_count(c->grp->offs, NULL, 0));
@@ -220,6 +217,8 @@ ctl_grp_poll(struct sl_ctrl *c)
 			SL_INFO("control: %d committed offsets expired", r);
 		g->next_check_ms = now + g->check_ms;
 	}
+	if (g->offs) /* compaction of the offsets log on its own schedule (O) */
+		(void)sl_offs_poll(g->offs, sl_wall_ms());
 }
 
 int64_t

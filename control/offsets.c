@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * offsets.c: the committed-offset store (control/offsets.h): a chained hash table in
- * memory and its append-only record file, replayed and compacted at open.
+ * memory over the compacted internal log __consumer_offsets-0 of the storage engine, and
+ * the one-time migration of the legacy record file.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -12,12 +13,31 @@
 #include <unistd.h>
 
 #include "common/bytes.h"
+#include "common/clock.h"
 #include "common/crc32c.h"
 #include "common/log.h"
+#include "control/ctrl_int.h"
 #include "control/offsets.h"
+#include "storage/codec.h"
+#include "storage/plog.h"
+#include "storage/rbatch.h"
+#include "storage/rbuild.h"
 
+/* legacy file */
 #define HDR_LEN 8
 #define BODY_FIXED (2 + 2 + 4 + 1 + 8 + 4 + 8 + 4)
+
+/* log records */
+#define KEY_VERSION 1
+#define VAL_VERSION 1
+#define KEY_FIXED (2 + 2 + 2 + 4)
+#define VAL_FIXED (2 + 8 + 4 + 8 + 4)
+#define KEY_MAX (KEY_FIXED + 2 * SL_OFFS_STR_MAX)
+#define VAL_MAX (VAL_FIXED + SL_OFFS_META_MAX)
+/* Pending batch: holds at least one record of the largest size. */
+#define BATCH_BYTES (256u << 10)
+#define SEGMENT_BYTES_DEFAULT (16u << 20)
+#define BACKOFF_MS_DEFAULT 15000
 
 struct ent {
 	struct ent *next;
@@ -35,22 +55,19 @@ struct ent {
 struct sl_offs {
 	struct ent **b;
 	size_t nb, n;
-	int fd;
 	bool failed;
-	char *path, *dir;
-	uint64_t file_bytes; /* bytes in the file */
-	uint64_t live_bytes; /* bytes the live entries take as records */
+	/* the log (NULL: memory only) */
+	struct sl_store *st;
+	struct sl_uring *ring;
+	struct sl_plog *log;
+	uint8_t *batch;  /* BATCH_BYTES: the pending batch */
+	uint8_t *recbuf; /* KEY_MAX + VAL_MAX: one record's key and value */
+	struct sl_rb_builder bld;
+	bool open_batch; /* bld holds records not yet appended */
+	uint64_t segment_bytes;
+	int64_t backoff_ms, next_check_ms;
+	uint64_t compacted_bytes; /* log size after the last pass */
 };
-
-/* Rewrite the file when it is this large and mostly dead records. */
-#define COMPACT_MIN_BYTES (4u << 20)
-#define COMPACT_RATIO 4
-
-static uint64_t
-rec_bytes(size_t glen, size_t tlen, int32_t mlen)
-{
-	return HDR_LEN + BODY_FIXED + glen + tlen + (mlen > 0 ? (uint64_t)mlen : 0);
-}
 
 static uint32_t
 hash_key(const char *g, size_t glen, const char *t, size_t tlen, int32_t p)
@@ -148,13 +165,10 @@ mem_put(struct sl_offs *o, const char *g, size_t glen, const char *t, size_t tle
 		e->next = *pp;
 		*pp = e;
 		o->n++;
-	} else {
-		o->live_bytes -= rec_bytes(e->glen, e->tlen, e->mlen);
 	}
 	free(e->meta);
 	e->meta = meta;
 	e->mlen = v->metadata_len < 0 ? -1 : v->metadata_len;
-	o->live_bytes += rec_bytes(e->glen, e->tlen, e->mlen);
 	e->offset = v->offset;
 	e->leader_epoch = v->leader_epoch;
 	e->ts = v->commit_ts_ms;
@@ -171,74 +185,189 @@ mem_del(struct sl_offs *o, const char *g, size_t glen, const char *t, size_t tle
 	if (!e)
 		return false;
 	*pp = e->next;
-	o->live_bytes -= rec_bytes(e->glen, e->tlen, e->mlen);
 	ent_free(e);
 	o->n--;
 	return true;
 }
 
-/* ---- the file ---- */
+/* ---- records ---- */
 
-static int
-write_all(int fd, const uint8_t *p, size_t n)
+static size_t
+key_encode(uint8_t *q, const char *g, size_t glen, const char *t, size_t tlen, int32_t p)
 {
-	while (n) {
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
-static int
-append_rec(struct sl_offs *o, int fd, const char *g, size_t glen, const char *t, size_t tlen,
-           int32_t p, bool tomb, const struct sl_offs_val *v)
-{
-	size_t mlen = v && v->metadata_len > 0 ? (size_t)v->metadata_len : 0;
-	size_t blen = BODY_FIXED + glen + tlen + mlen;
-	uint8_t stackbuf[512], *buf = blen + HDR_LEN <= sizeof(stackbuf) ? stackbuf : malloc(blen + HDR_LEN);
-	uint8_t *q;
-	int r;
-
-	if (fd < 0)
-		return 0;
-	if (!buf)
-		return -ENOMEM;
-	q = buf + HDR_LEN;
-	sl_put_be16(q, (uint16_t)glen);
-	memcpy(q + 2, g, glen);
-	q += 2 + glen;
+	sl_put_be16(q, KEY_VERSION);
+	sl_put_be16(q + 2, (uint16_t)glen);
+	memcpy(q + 4, g, glen);
+	q += 4 + glen;
 	sl_put_be16(q, (uint16_t)tlen);
 	memcpy(q + 2, t, tlen);
 	q += 2 + tlen;
 	sl_put_be32(q, (uint32_t)p);
-	q[4] = tomb;
-	sl_put_be64(q + 5, (uint64_t)(v ? v->offset : -1));
-	sl_put_be32(q + 13, (uint32_t)(v ? v->leader_epoch : -1));
-	sl_put_be64(q + 17, (uint64_t)(v ? v->commit_ts_ms : -1));
-	sl_put_be32(q + 25, (uint32_t)(v && v->metadata_len >= 0 ? v->metadata_len : -1));
-	memcpy(q + 29, v && mlen ? v->metadata : "", mlen);
-	sl_put_be32(buf, (uint32_t)blen);
-	sl_put_be32(buf + 4, sl_crc32c(0, buf + HDR_LEN, blen));
-	r = write_all(fd, buf, blen + HDR_LEN);
-	if (buf != stackbuf)
-		free(buf);
-	if (r < 0 && o)
-		o->failed = true;
-	else if (o)
-		o->file_bytes += blen + HDR_LEN;
-	return r < 0 ? -EIO : 0;
+	return KEY_FIXED + glen + tlen;
 }
+
+static size_t
+val_encode(uint8_t *q, const struct sl_offs_val *v)
+{
+	size_t mlen = v->metadata_len > 0 ? (size_t)v->metadata_len : 0;
+
+	sl_put_be16(q, VAL_VERSION);
+	sl_put_be64(q + 2, (uint64_t)v->offset);
+	sl_put_be32(q + 10, (uint32_t)v->leader_epoch);
+	sl_put_be64(q + 14, (uint64_t)v->commit_ts_ms);
+	sl_put_be32(q + 22, (uint32_t)(v->metadata_len >= 0 ? v->metadata_len : -1));
+	if (mlen)
+		memcpy(q + VAL_FIXED, v->metadata, mlen);
+	return VAL_FIXED + mlen;
+}
+
+/* Parses a key; 0, -EBADMSG, or -EPROTO (unknown version). */
+static int
+key_parse(const uint8_t *q, size_t n, struct sl_offs_entry *e)
+{
+	uint16_t glen, tlen;
+
+	if (n < 2)
+		return -EBADMSG;
+	if (sl_be16(q) != KEY_VERSION)
+		return -EPROTO;
+	if (n < KEY_FIXED)
+		return -EBADMSG;
+	glen = sl_be16(q + 2);
+	if (n < KEY_FIXED + (size_t)glen)
+		return -EBADMSG;
+	e->group = (const char *)q + 4;
+	e->group_len = glen;
+	q += 4 + glen;
+	tlen = sl_be16(q);
+	if (n != KEY_FIXED + (size_t)glen + tlen || glen > SL_OFFS_STR_MAX ||
+	    tlen > SL_OFFS_STR_MAX)
+		return -EBADMSG;
+	e->topic = (const char *)q + 2;
+	e->topic_len = tlen;
+	e->partition = (int32_t)sl_be32(q + 2 + tlen);
+	return 0;
+}
+
+static int
+val_parse(const uint8_t *q, size_t n, struct sl_offs_val *v)
+{
+	int32_t mlen;
+
+	if (n < 2)
+		return -EBADMSG;
+	if (sl_be16(q) != VAL_VERSION)
+		return -EPROTO;
+	if (n < VAL_FIXED)
+		return -EBADMSG;
+	v->offset = (int64_t)sl_be64(q + 2);
+	v->leader_epoch = (int32_t)sl_be32(q + 10);
+	v->commit_ts_ms = (int64_t)sl_be64(q + 14);
+	mlen = (int32_t)sl_be32(q + 22);
+	if (mlen < -1 || mlen > SL_OFFS_META_MAX ||
+	    (size_t)(mlen < 0 ? 0 : mlen) != n - VAL_FIXED)
+		return -EBADMSG;
+	v->metadata_len = mlen;
+	v->metadata = mlen >= 0 ? (const char *)q + VAL_FIXED : NULL;
+	return 0;
+}
+
+/* ---- the log ---- */
+
+/* Appends the pending batch and waits for it. 0 or -EIO (the store fails from now on). */
+static int
+flush_batch(struct sl_offs *o)
+{
+	int64_t len;
+	int r;
+
+	if (!o->open_batch)
+		return 0;
+	o->open_batch = false;
+	if (o->failed)
+		return -EIO;
+	len = sl_rb_builder_finish(&o->bld, NULL);
+	r = len < 0 ? (int)len : ctl_ilog_append(o->st, o->ring, o->log, o->batch, (size_t)len);
+	if (r < 0) {
+		SL_ERR("offsets: %s-0 append failed: %s", SL_OFFS_TOPIC, strerror(-r));
+		o->failed = true;
+		return -EIO;
+	}
+	return 0;
+}
+
+/* Adds one record (v NULL: a tombstone) to the pending batch. 0 or -EIO. */
+static int
+add_rec(struct sl_offs *o, const char *g, size_t glen, const char *t, size_t tlen, int32_t p,
+        const struct sl_offs_val *v)
+{
+	uint8_t *kbuf = o->recbuf, *vbuf = o->recbuf + KEY_MAX;
+	size_t klen, vlen = 0;
+	int64_t now = sl_wall_ms();
+	int r;
+
+	if (!o->log)
+		return 0;
+	if (o->failed)
+		return -EIO;
+	klen = key_encode(kbuf, g, glen, t, tlen, p);
+	if (v)
+		vlen = val_encode(vbuf, v);
+	for (int tries = 0; tries < 2; tries++) {
+		if (!o->open_batch) {
+			r = sl_rb_builder_init(&o->bld, o->batch, BATCH_BYTES, SL_CODEC_NONE, 0, now,
+			                       -1, -1, -1);
+			if (r < 0)
+				break;
+			o->open_batch = true;
+		}
+		r = sl_rb_builder_add(&o->bld, now, kbuf, (int32_t)klen, vbuf,
+		                      v ? (int32_t)vlen : -1, NULL, 0);
+		if (r != -ENOBUFS && r != -EOVERFLOW)
+			break;
+		/* full: append what is there, then start a new batch */
+		r = flush_batch(o);
+		if (r < 0)
+			break;
+	}
+	if (r < 0 && r != -EIO) {
+		SL_ERR("offsets: cannot add a record: %d", r);
+		o->failed = true;
+		r = -EIO;
+	}
+	return r;
+}
+
+static int
+replay_rec(void *arg, const struct sl_rb_rec *rec)
+{
+	struct sl_offs *o = arg;
+	struct sl_offs_entry e;
+	int r;
+
+	if (rec->key_len <= 0)
+		return 0;
+	r = key_parse(rec->key, (size_t)rec->key_len, &e);
+	if (r == 0 && rec->value_len >= 0)
+		r = val_parse(rec->value, (size_t)rec->value_len, &e.v);
+	if (r < 0) {
+		SL_LOG_RATELIMIT(SL_LOG_WARN, "offsets: %s record at offset %lld skipped",
+		                 r == -EPROTO ? "unknown version of a" : "malformed",
+		                 (long long)rec->offset);
+		return 0;
+	}
+	if (rec->value_len < 0) {
+		mem_del(o, e.group, e.group_len, e.topic, e.topic_len, e.partition);
+		return 0;
+	}
+	return mem_put(o, e.group, e.group_len, e.topic, e.topic_len, e.partition, &e.v);
+}
+
+/* ---- the legacy file (read once, for the migration) ---- */
 
 /* Parses one record body; 0 or -EBADMSG. */
 static int
-parse_body(const uint8_t *q, size_t n, struct sl_offs_entry *e, bool *tomb)
+legacy_parse(const uint8_t *q, size_t n, struct sl_offs_entry *e, bool *tomb)
 {
 	uint16_t glen, tlen;
 	int32_t mlen;
@@ -263,15 +392,17 @@ parse_body(const uint8_t *q, size_t n, struct sl_offs_entry *e, bool *tomb)
 	e->v.leader_epoch = (int32_t)sl_be32(q + 13);
 	e->v.commit_ts_ms = (int64_t)sl_be64(q + 17);
 	mlen = (int32_t)sl_be32(q + 25);
-	if (mlen < -1 || (size_t)(mlen < 0 ? 0 : mlen) != n - BODY_FIXED - glen - tlen)
+	if (mlen < -1 || mlen > SL_OFFS_META_MAX ||
+	    (size_t)(mlen < 0 ? 0 : mlen) != n - BODY_FIXED - glen - tlen)
 		return -EBADMSG;
 	e->v.metadata_len = mlen;
 	e->v.metadata = mlen >= 0 ? (const char *)q + 29 : NULL;
 	return 0;
 }
 
+/* Replays path into the memory-only store o (a torn or corrupt tail is dropped). */
 static int
-replay(struct sl_offs *o, int fd)
+legacy_replay(struct sl_offs *o, const char *path, int fd)
 {
 	struct stat sb;
 	uint8_t *buf;
@@ -304,7 +435,7 @@ replay(struct sl_offs *o, int fd)
 
 		if (blen > size - pos - HDR_LEN ||
 		    sl_crc32c(0, buf + pos + HDR_LEN, blen) != sl_be32(buf + pos + 4) ||
-		    parse_body(buf + pos + HDR_LEN, blen, &e, &tomb) < 0)
+		    legacy_parse(buf + pos + HDR_LEN, blen, &e, &tomb) < 0)
 			break;
 		if (tomb)
 			mem_del(o, e.group, e.group_len, e.topic, e.topic_len, e.partition);
@@ -314,98 +445,160 @@ replay(struct sl_offs *o, int fd)
 		pos += HDR_LEN + blen;
 	}
 	if (r == 0 && pos < size)
-		SL_WARN("offsets: %s: dropped %zu bytes of torn or corrupt tail", o->path,
-		        size - pos);
+		SL_WARN("offsets: %s: dropped %zu bytes of torn or corrupt tail", path, size - pos);
 	free(buf);
 	return r;
 }
 
-/* Writes the live entries to a new file and renames it over the old one. */
-static int
-compact(struct sl_offs *o, const char *dir)
-{
-	char *tmp;
-	int fd, r = 0;
+struct migrate {
+	struct sl_offs *o;
+	int r;
+	size_t n;
+};
 
-	if (asprintf(&tmp, "%s/offsets.log.tmp", dir) < 0)
+static void
+migrate_one(void *arg, const struct sl_offs_entry *e)
+{
+	struct migrate *m = arg;
+
+	if (m->r < 0 ||
+	    sl_offs_get(m->o, e->group, e->group_len, e->topic, e->topic_len, e->partition))
+		return; /* the log is newer */
+	m->r = sl_offs_put(m->o, e->group, e->group_len, e->topic, e->topic_len, e->partition,
+	                   &e->v);
+	m->n += m->r == 0;
+}
+
+/* Moves <legacy_dir>/offsets.log into the log once: written, synced, then removed. */
+static int
+migrate_legacy(struct sl_offs *o, const char *legacy_dir)
+{
+	struct migrate m = {o, 0, 0};
+	struct sl_offs *old;
+	char *path;
+	int fd, r;
+
+	if (asprintf(&path, "%s/offsets.log", legacy_dir) < 0)
 		return -ENOMEM;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
-		r = -errno;
-		free(tmp);
+		r = errno == ENOENT ? 0 : -errno;
+		free(path);
 		return r;
 	}
-	for (size_t i = 0; i < o->nb && r == 0; i++)
-		for (struct ent *e = o->b[i]; e && r == 0; e = e->next) {
-			struct sl_offs_val v = {e->offset, e->leader_epoch, e->ts, e->meta, e->mlen};
-
-			r = append_rec(NULL, fd, e->key, e->glen, e->key + e->glen, e->tlen,
-			               e->partition, false, &v);
+	r = sl_offs_open(&old, NULL);
+	if (r == 0) {
+		r = legacy_replay(old, path, fd);
+		if (r == 0) {
+			sl_offs_foreach(old, NULL, 0, migrate_one, &m);
+			r = m.r;
 		}
-	if (r == 0 && fdatasync(fd) < 0)
-		r = -errno;
+		sl_offs_close(old);
+	}
 	close(fd);
-	if (r == 0 && rename(tmp, o->path) < 0)
-		r = -errno;
-	if (r < 0)
-		unlink(tmp);
-	else
-		o->file_bytes = o->live_bytes;
-	free(tmp);
+	if (r == 0)
+		r = sl_offs_sync(o);
+	if (r == 0) {
+		char *tmp = NULL;
+
+		SL_INFO("offsets: %zu committed offset(s) migrated from %s to %s-0", m.n, path,
+		        SL_OFFS_TOPIC);
+		if (unlink(path) < 0)
+			SL_WARN("offsets: cannot remove %s: %s", path, strerror(errno));
+		if (asprintf(&tmp, "%s/offsets.log.tmp", legacy_dir) >= 0) {
+			unlink(tmp);
+			free(tmp);
+		}
+		rmdir(legacy_dir);
+	}
+	free(path);
 	return r;
+}
+
+/* ---- the store ---- */
+
+static struct sl_offs *
+offs_new(void)
+{
+	struct sl_offs *o = calloc(1, sizeof(*o));
+
+	if (!o)
+		return NULL;
+	o->nb = 64;
+	o->b = calloc(o->nb, sizeof(*o->b));
+	if (!o->b) {
+		free(o);
+		return NULL;
+	}
+	return o;
 }
 
 int
 sl_offs_open(struct sl_offs **out, const char *dir)
 {
-	struct sl_offs *o = calloc(1, sizeof(*o));
-	int r = 0, fd;
+	*out = NULL;
+	if (dir)
+		return -EINVAL;
+	*out = offs_new();
+	return *out ? 0 : -ENOMEM;
+}
+
+int
+sl_offs_open_log(struct sl_offs **out, const struct sl_offs_log_cfg *cfg)
+{
+	struct sl_offs *o;
+	struct sl_plog_cfg pc;
+	struct sl_rb_scratch scratch = {NULL, 0};
+	int r;
 
 	*out = NULL;
+	if (!cfg || !cfg->st || !cfg->ring || !cfg->dir)
+		return -EINVAL;
+	o = offs_new();
 	if (!o)
 		return -ENOMEM;
-	o->fd = -1;
-	o->nb = 64;
-	o->b = calloc(o->nb, sizeof(*o->b));
-	if (!o->b) {
-		free(o);
-		return -ENOMEM;
-	}
-	if (!dir) {
-		*out = o;
-		return 0;
-	}
-	if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
-		r = -errno;
-		goto fail;
-	}
-	o->dir = strdup(dir);
-	if (!o->dir || asprintf(&o->path, "%s/offsets.log", dir) < 0) {
-		o->path = NULL;
+	o->st = cfg->st;
+	o->ring = cfg->ring;
+	o->segment_bytes = cfg->segment_bytes ? cfg->segment_bytes : SEGMENT_BYTES_DEFAULT;
+	o->backoff_ms = cfg->compact_backoff_ms > 0 ? cfg->compact_backoff_ms : BACKOFF_MS_DEFAULT;
+	o->batch = malloc(BATCH_BYTES);
+	o->recbuf = malloc(KEY_MAX + VAL_MAX);
+	scratch.buf = malloc(BATCH_BYTES * 4);
+	scratch.cap = BATCH_BYTES * 4;
+	if (!o->batch || !o->recbuf || !scratch.buf) {
 		r = -ENOMEM;
 		goto fail;
 	}
-	fd = open(o->path, O_RDONLY | O_CREAT | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		r = -errno;
+	sl_plog_cfg_default(&pc);
+	pc.durable = true;
+	pc.cleanup_policy = SL_CLEANUP_COMPACT;
+	pc.retention_ms = -1;
+	pc.retention_bytes = -1;
+	pc.segment_bytes = o->segment_bytes;
+	pc.preallocate_bytes = SL_MIN(o->segment_bytes, (uint64_t)1 << 20);
+	r = sl_plog_open(&o->log, o->st, cfg->dir, SL_OFFS_TOPIC, 0, &pc);
+	if (r < 0) {
+		o->log = NULL;
 		goto fail;
 	}
-	r = replay(o, fd);
-	close(fd);
+	r = ctl_ilog_replay(o->st, o->ring, o->log, &scratch, replay_rec, o);
 	if (r < 0)
 		goto fail;
-	r = compact(o, dir);
-	if (r < 0)
-		goto fail;
-	o->fd = open(o->path, O_WRONLY | O_APPEND | O_CLOEXEC);
-	if (o->fd < 0) {
-		r = -errno;
-		goto fail;
+	SL_INFO("offsets: %s-0: %d record(s) replayed, %zu committed offset(s)", SL_OFFS_TOPIC, r,
+	        o->n);
+	if (cfg->legacy_dir) {
+		r = migrate_legacy(o, cfg->legacy_dir);
+		if (r < 0)
+			goto fail;
 	}
+	o->compacted_bytes = sl_plog_size_bytes(o->log);
+	free(scratch.buf);
 	*out = o;
 	return 0;
 fail:
-	SL_ERR("offsets: cannot open the offset store in %s: %s", dir, strerror(-r));
+	SL_ERR("offsets: cannot open %s/%s-0: %s", cfg->dir, SL_OFFS_TOPIC, strerror(-r));
+	free(scratch.buf);
+	o->open_batch = false;
 	sl_offs_close(o);
 	return r;
 }
@@ -415,6 +608,11 @@ sl_offs_close(struct sl_offs *o)
 {
 	if (!o)
 		return;
+	if (o->log) {
+		if (flush_batch(o) < 0)
+			SL_ERR("offsets: pending records lost at close");
+		(void)sl_plog_close(o->log);
+	}
 	for (size_t i = 0; i < o->nb; i++) {
 		struct ent *e = o->b[i], *next;
 
@@ -423,11 +621,9 @@ sl_offs_close(struct sl_offs *o)
 			ent_free(e);
 		}
 	}
-	if (o->fd >= 0)
-		close(o->fd);
 	free(o->b);
-	free(o->path);
-	free(o->dir);
+	free(o->batch);
+	free(o->recbuf);
 	free(o);
 }
 
@@ -464,7 +660,7 @@ sl_offs_put(struct sl_offs *o, const char *group, size_t glen, const char *topic
 		return -EINVAL;
 	if (o->failed)
 		return -EIO;
-	r = append_rec(o, o->fd, group, glen, topic, tlen, partition, false, v);
+	r = add_rec(o, group, glen, topic, tlen, partition, v);
 	if (r < 0)
 		return r;
 	return mem_put(o, group, glen, topic, tlen, partition, v);
@@ -482,7 +678,7 @@ sl_offs_del(struct sl_offs *o, const char *group, size_t glen, const char *topic
 		return 0;
 	if (o->failed)
 		return -EIO;
-	r = append_rec(o, o->fd, group, glen, topic, tlen, partition, true, NULL);
+	r = add_rec(o, group, glen, topic, tlen, partition, NULL);
 	if (r < 0)
 		return r;
 	return mem_del(o, group, glen, topic, tlen, partition) ? 1 : 0;
@@ -491,34 +687,49 @@ sl_offs_del(struct sl_offs *o, const char *group, size_t glen, const char *topic
 int
 sl_offs_sync(struct sl_offs *o)
 {
-	if (o->fd < 0)
-		return 0;
 	if (o->failed)
 		return -EIO;
-	if (fdatasync(o->fd) < 0) {
-		o->failed = true;
-		return -EIO;
-	}
-	/* Mostly tombstoned or overwritten: rewrite with the live entries (a failure keeps
-	 * the old file, which is still complete). */
-	if (o->file_bytes >= COMPACT_MIN_BYTES && o->file_bytes > COMPACT_RATIO * o->live_bytes &&
-	    compact(o, o->dir) == 0) {
-		int fd = open(o->path, O_WRONLY | O_APPEND | O_CLOEXEC);
-
-		if (fd < 0) {
-			o->failed = true;
-			return -EIO;
-		}
-		close(o->fd);
-		o->fd = fd;
-	}
-	return 0;
+	return flush_batch(o);
 }
 
 uint64_t
 sl_offs_file_bytes(const struct sl_offs *o)
 {
-	return o->file_bytes;
+	return o->log ? sl_plog_size_bytes(o->log) : 0;
+}
+
+int64_t
+sl_offs_compact(struct sl_offs *o, int64_t now_ms)
+{
+	int64_t r;
+
+	if (!o->log)
+		return 0;
+	if (o->failed)
+		return -EIO;
+	if (flush_batch(o) < 0)
+		return -EIO;
+	(void)sl_plog_retain(o->log, now_ms); /* rolls by segment.ms; deletes nothing */
+	r = sl_plog_compact(o->log, now_ms);
+	if (r < 0)
+		SL_ERR("offsets: compaction of %s-0 failed: %s", SL_OFFS_TOPIC,
+		       strerror((int)-r));
+	else if (r > 0)
+		SL_INFO("offsets: compaction of %s-0 removed %lld record(s), %llu bytes left",
+		        SL_OFFS_TOPIC, (long long)r, (unsigned long long)sl_plog_size_bytes(o->log));
+	o->compacted_bytes = sl_plog_size_bytes(o->log);
+	return r;
+}
+
+int64_t
+sl_offs_poll(struct sl_offs *o, int64_t now_ms)
+{
+	if (!o->log || now_ms < o->next_check_ms)
+		return 0;
+	o->next_check_ms = now_ms + o->backoff_ms;
+	if (sl_plog_size_bytes(o->log) < o->compacted_bytes + o->segment_bytes)
+		return 0;
+	return sl_offs_compact(o, now_ms);
 }
 
 static bool
@@ -579,12 +790,10 @@ del_where(struct sl_offs *o, const char *group, size_t glen, int64_t cutoff,
 				pp = &e->next;
 				continue;
 			}
-			if (o->failed ||
-			    append_rec(o, o->fd, e->key, e->glen, e->key + e->glen, e->tlen,
-			               e->partition, true, NULL) < 0)
+			if (o->failed || add_rec(o, e->key, e->glen, e->key + e->glen, e->tlen,
+			                         e->partition, NULL) < 0)
 				return -EIO;
 			*pp = e->next;
-			o->live_bytes -= rec_bytes(e->glen, e->tlen, e->mlen);
 			ent_free(e);
 			o->n--;
 			n++;

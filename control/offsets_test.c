@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * offsets_test.c: the committed-offset store (control/offsets.h): put/get/delete, replay
- * after reopen, tombstones, torn tails, group deletion and expiry.
+ * of __consumer_offsets-0 after reopen, tombstones, migration of the legacy file, group
+ * deletion and expiry, compaction keeping the latest value per key.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -13,20 +14,41 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
+#include "common/bytes.h"
+#include "common/clock.h"
+#include "common/crc32c.h"
+#include "common/uring.h"
 #include "control/offsets.h"
+#include "storage/plog.h"
 
 static char dir[PATH_MAX];
+static char legacy[PATH_MAX + 32];
+static struct sl_uring ring;
+static struct sl_store *st;
 
 static int
 setup(void **state)
 {
+	struct sl_store_opts so;
+
 	(void)state;
 	snprintf(dir, sizeof(dir), "/tmp/sl-offs-test-XXXXXX");
-	return mkdtemp(dir) ? 0 : -1;
+	if (!mkdtemp(dir))
+		return -1;
+	snprintf(legacy, sizeof(legacy), "%s/.sluice-offsets", dir);
+	if (sl_uring_init(&ring, 64, 0) < 0)
+		return -1;
+	sl_store_opts_default(&so);
+	so.chunk_bytes = 1u << 20;
+	so.nr_chunks = 4;
+	so.read_buf_bytes = 1u << 20;
+	so.nr_read_bufs = 2;
+	return sl_store_create(&st, &ring, &so) == 0 ? 0 : -1;
 }
 
 static int
@@ -35,8 +57,32 @@ teardown(void **state)
 	char cmd[PATH_MAX + 16];
 
 	(void)state;
+	sl_store_destroy(st);
+	st = NULL;
+	sl_uring_fini(&ring);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	return system(cmd) == 0 ? 0 : -1;
+}
+
+/* Opens the store on dir's __consumer_offsets-0 (segments of seg_bytes; 0: default). */
+static int
+open_seg(struct sl_offs **o, uint64_t seg_bytes)
+{
+	struct sl_offs_log_cfg lc = {st, &ring, dir, legacy, seg_bytes, 1000};
+
+	return sl_offs_open_log(o, &lc);
+}
+
+static int
+open_log(struct sl_offs **o)
+{
+	return open_seg(o, 0);
+}
+
+static bool
+exists(const char *path)
+{
+	return access(path, F_OK) == 0;
 }
 
 static struct sl_offs_val
@@ -113,7 +159,8 @@ test_offsets_reopen_replays_puts_and_tombstones(void **state)
 	const struct sl_offs_val *v;
 
 	(void)state;
-	assert_int_equal(sl_offs_open(&o, dir), 0);
+	assert_int_equal(sl_offs_open(&o, dir), -EINVAL); /* the file store is gone */
+	assert_int_equal(open_log(&o), 0);
 	PUT(o, "g", "t", 0, &a);
 	PUT(o, "g", "t", 1, &b);
 	PUT(o, "h", "t", 0, &b);
@@ -122,8 +169,15 @@ test_offsets_reopen_replays_puts_and_tombstones(void **state)
 	assert_int_equal(sl_offs_sync(o), 0);
 	sl_offs_close(o);
 
-	for (int round = 0; round < 2; round++) { /* the second replays the compacted file */
-		assert_int_equal(sl_offs_open(&o, dir), 0);
+	{
+		char path[PATH_MAX + 64];
+
+		snprintf(path, sizeof(path), "%s/__consumer_offsets-0/%020d.log", dir, 0);
+		assert_true(exists(path));
+		assert_false(exists(legacy));
+	}
+	for (int round = 0; round < 2; round++) { /* the second after a compaction pass */
+		assert_int_equal(open_log(&o), 0);
 		assert_int_equal(sl_offs_count(o, NULL, 0), 2);
 		v = GET(o, "g", "t", 0);
 		assert_non_null(v);
@@ -135,43 +189,92 @@ test_offsets_reopen_replays_puts_and_tombstones(void **state)
 		assert_non_null(v);
 		assert_int_equal(v->metadata_len, 0);
 		assert_null(GET(o, "h", "t", 0));
+		assert_true(sl_offs_compact(o, sl_wall_ms()) >= 0);
 		sl_offs_close(o);
 	}
 }
 
+/* One record of the legacy file format (offsets.h). */
+static size_t
+legacy_rec(uint8_t *buf, const char *g, const char *t, int32_t p, bool tomb, int64_t off,
+           const char *meta)
+{
+	size_t glen = strlen(g), tlen = strlen(t), mlen = meta ? strlen(meta) : 0;
+	uint8_t *q = buf + 8;
+	size_t blen = 2 + glen + 2 + tlen + 4 + 1 + 8 + 4 + 8 + 4 + mlen;
+
+	sl_put_be16(q, (uint16_t)glen);
+	memcpy(q + 2, g, glen);
+	q += 2 + glen;
+	sl_put_be16(q, (uint16_t)tlen);
+	memcpy(q + 2, t, tlen);
+	q += 2 + tlen;
+	sl_put_be32(q, (uint32_t)p);
+	q[4] = tomb;
+	sl_put_be64(q + 5, (uint64_t)off);
+	sl_put_be32(q + 13, 3);
+	sl_put_be64(q + 17, (uint64_t)(1000 + off));
+	sl_put_be32(q + 25, meta ? (uint32_t)mlen : UINT32_MAX);
+	memcpy(q + 29, meta ? meta : "", mlen);
+	sl_put_be32(buf, (uint32_t)blen);
+	sl_put_be32(buf + 4, sl_crc32c(0, buf + 8, blen));
+	return blen + 8;
+}
+
 static void
-test_offsets_torn_or_corrupt_tail_is_dropped_and_rest_kept(void **state)
+test_offsets_legacy_file_is_migrated_once_then_removed(void **state)
 {
 	struct sl_offs *o;
-	struct sl_offs_val a = val(1, "x");
-	char path[PATH_MAX + 32];
+	struct sl_offs_val newer = val(99, "log");
+	const struct sl_offs_val *v;
+	uint8_t buf[1024];
+	size_t n = 0;
+	char path[PATH_MAX + 64];
 	int fd;
-	off_t end;
 
 	(void)state;
-	assert_int_equal(sl_offs_open(&o, dir), 0);
-	PUT(o, "g", "t", 0, &a);
-	PUT(o, "g", "t", 1, &a);
+	/* the log already knows (g, t, 2): it is newer than the legacy file */
+	assert_int_equal(open_log(&o), 0);
+	PUT(o, "g", "t", 2, &newer);
+	assert_int_equal(sl_offs_sync(o), 0);
 	sl_offs_close(o);
-	snprintf(path, sizeof(path), "%s/offsets.log", dir);
-	fd = open(path, O_RDWR);
+
+	assert_int_equal(mkdir(legacy, 0755), 0);
+	n += legacy_rec(buf + n, "g", "t", 0, false, 5, "m");
+	n += legacy_rec(buf + n, "g", "t", 1, false, 6, NULL);
+	n += legacy_rec(buf + n, "g", "t", 2, false, 7, NULL);
+	n += legacy_rec(buf + n, "h", "t", 0, false, 8, NULL);
+	n += legacy_rec(buf + n, "h", "t", 0, true, -1, NULL); /* deleted */
+	n += legacy_rec(buf + n, "g", "t", 3, false, 9, NULL);
+	buf[n - 2] ^= 0xff; /* the last one is corrupt: CRC mismatch */
+	memcpy(buf + n, "\0\0\0\x40\1\2", 6); /* and a torn record after it */
+	n += 6;
+	snprintf(path, sizeof(path), "%s/offsets.log", legacy);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 	assert_true(fd >= 0);
-	end = lseek(fd, 0, SEEK_END);
-	/* flip a byte of the last record's body: CRC mismatch */
-	assert_int_equal(pwrite(fd, "\xff", 1, end - 3), 1);
-	/* and a torn record after it */
-	assert_int_equal(pwrite(fd, "\0\0\0\x40\1\2", 6, end), 6);
+	assert_int_equal(write(fd, buf, n), (ssize_t)n);
 	close(fd);
-	assert_int_equal(sl_offs_open(&o, dir), 0);
-	assert_int_equal(sl_offs_count(o, NULL, 0), 1);
-	assert_non_null(GET(o, "g", "t", 0));
-	assert_null(GET(o, "g", "t", 1));
-	/* still writable after recovery */
-	PUT(o, "g", "t", 2, &a);
-	sl_offs_close(o);
-	assert_int_equal(sl_offs_open(&o, dir), 0);
-	assert_int_equal(sl_offs_count(o, NULL, 0), 2);
-	sl_offs_close(o);
+
+	for (int round = 0; round < 2; round++) { /* the second reads the log alone */
+		assert_int_equal(open_log(&o), 0);
+		assert_false(exists(path));
+		assert_false(exists(legacy));
+		assert_int_equal(sl_offs_count(o, NULL, 0), 3);
+		v = GET(o, "g", "t", 0);
+		assert_non_null(v);
+		assert_int_equal(v->offset, 5);
+		assert_int_equal(v->leader_epoch, 3);
+		assert_int_equal(v->commit_ts_ms, 1005);
+		assert_int_equal(v->metadata_len, 1);
+		assert_memory_equal(v->metadata, "m", 1);
+		v = GET(o, "g", "t", 1);
+		assert_non_null(v);
+		assert_int_equal(v->metadata_len, -1);
+		assert_int_equal(GET(o, "g", "t", 2)->offset, 99);
+		assert_null(GET(o, "h", "t", 0));
+		assert_null(GET(o, "g", "t", 3));
+		sl_offs_close(o);
+	}
 }
 
 static bool
@@ -188,7 +291,7 @@ test_offsets_delete_group_and_expire_remove_only_matching(void **state)
 	struct sl_offs_val old = val(1, NULL), young = val(5000, NULL);
 
 	(void)state;
-	assert_int_equal(sl_offs_open(&o, dir), 0);
+	assert_int_equal(open_log(&o), 0);
 	PUT(o, "a", "t", 0, &old);   /* ts 1001: expires */
 	PUT(o, "a", "t", 1, &young); /* ts 6000: too young */
 	PUT(o, "b", "t", 0, &old);   /* group b may not expire */
@@ -201,10 +304,13 @@ test_offsets_delete_group_and_expire_remove_only_matching(void **state)
 	assert_int_equal(sl_offs_del_group(o, "c", 1), 2);
 	assert_int_equal(sl_offs_del_group(o, "c", 1), 0);
 	assert_int_equal(sl_offs_count(o, NULL, 0), 2);
+	assert_int_equal(sl_offs_sync(o), 0);
 	sl_offs_close(o);
-	assert_int_equal(sl_offs_open(&o, dir), 0);
+	assert_int_equal(open_log(&o), 0);
 	assert_int_equal(sl_offs_count(o, NULL, 0), 2);
 	assert_int_equal(sl_offs_count(o, "c", 1), 0);
+	assert_null(GET(o, "a", "t", 0));
+	assert_non_null(GET(o, "b", "t", 0));
 	sl_offs_close(o);
 }
 
@@ -231,36 +337,70 @@ test_offsets_oversized_input_is_rejected_without_change(void **state)
 }
 
 static void
-test_offsets_file_of_mostly_overwritten_records_is_compacted_at_sync(void **state)
+test_offsets_compaction_keeps_latest_and_bounds_the_log(void **state)
 {
 	struct sl_offs *o;
 	char meta[200];
-	uint64_t peak = 0;
+	uint64_t before;
+	int64_t now = sl_wall_ms(), removed;
 
 	(void)state;
 	memset(meta, 'm', sizeof(meta) - 1);
 	meta[sizeof(meta) - 1] = 0;
-	assert_int_equal(sl_offs_open(&o, dir), 0);
-	/* 4 live entries rewritten until well past 4 MiB */
-	for (int i = 0; i < 30000; i++) {
+	assert_int_equal(open_seg(&o, 64u << 10), 0);
+	/* 4 live entries and one deleted, rewritten over many 64 KiB segments */
+	for (int i = 0; i < 5000; i++) {
 		struct sl_offs_val v = val(i, meta);
 
-		PUT(o, "g", "t", i % 4, &v);
-		if (sl_offs_file_bytes(o) > peak)
-			peak = sl_offs_file_bytes(o);
+		PUT(o, "g", "t", i % 5, &v);
 		if (i % 100 == 99)
 			assert_int_equal(sl_offs_sync(o), 0);
 	}
+	assert_int_equal(sl_offs_del(o, "g", 1, "t", 1, 4), 1);
 	assert_int_equal(sl_offs_sync(o), 0);
-	assert_true(peak >= (4u << 20));   /* it grew to the threshold ... */
-	assert_true(peak < (5u << 20));    /* ... and no further */
-	assert_true(sl_offs_file_bytes(o) < (4u << 20));
+	before = sl_offs_file_bytes(o);
+	assert_true(before > (1u << 20));
+	/* poll: due (a segment's worth written), then not again within the backoff */
+	removed = sl_offs_poll(o, now);
+	assert_true(removed > 4000);
+	assert_true(sl_offs_file_bytes(o) < (256u << 10));
+	for (int i = 0; i < 1000; i++) {
+		struct sl_offs_val v = val(5000 + i, meta);
+
+		PUT(o, "g", "t", i % 4, &v);
+	}
+	assert_int_equal(sl_offs_sync(o), 0);
+	assert_int_equal(sl_offs_poll(o, now + 10), 0);     /* backoff: 1000 ms */
+	assert_true(sl_offs_poll(o, now + 1000) > 0);        /* due again */
+	assert_true(sl_offs_file_bytes(o) < (256u << 10));
 	sl_offs_close(o);
-	assert_int_equal(sl_offs_open(&o, dir), 0);
+
+	assert_int_equal(open_seg(&o, 64u << 10), 0);
 	assert_int_equal(sl_offs_count(o, NULL, 0), 4);
-	assert_int_equal(GET(o, "g", "t", 3)->offset, 29999);
-	assert_int_equal(GET(o, "g", "t", 0)->offset, 29996);
-	assert_true(sl_offs_file_bytes(o) < 2000);
+	assert_int_equal(GET(o, "g", "t", 3)->offset, 5999);
+	assert_int_equal(GET(o, "g", "t", 0)->offset, 5996);
+	assert_int_equal(GET(o, "g", "t", 0)->metadata_len, (int32_t)strlen(meta));
+	assert_null(GET(o, "g", "t", 4));
+	sl_offs_close(o);
+}
+
+static void
+test_offsets_unsynced_records_are_written_at_close(void **state)
+{
+	struct sl_offs *o;
+	struct sl_offs_val a = val(42, NULL);
+
+	(void)state;
+	assert_int_equal(open_log(&o), 0);
+	assert_int_equal(sl_offs_file_bytes(o), 0);
+	PUT(o, "g", "t", 0, &a);
+	assert_int_equal(sl_offs_file_bytes(o), 0); /* pending until sync */
+	assert_int_equal(sl_offs_sync(o), 0);
+	assert_true(sl_offs_file_bytes(o) > 0);
+	PUT(o, "g", "t", 1, &a);
+	sl_offs_close(o);
+	assert_int_equal(open_log(&o), 0);
+	assert_int_equal(sl_offs_count(o, NULL, 0), 2);
 	sl_offs_close(o);
 }
 
@@ -273,13 +413,14 @@ main(void)
 	        cmocka_unit_test_setup_teardown(test_offsets_reopen_replays_puts_and_tombstones,
 	                                        setup, teardown),
 	        cmocka_unit_test_setup_teardown(
-	                test_offsets_torn_or_corrupt_tail_is_dropped_and_rest_kept, setup, teardown),
+	                test_offsets_legacy_file_is_migrated_once_then_removed, setup, teardown),
 	        cmocka_unit_test_setup_teardown(
 	                test_offsets_delete_group_and_expire_remove_only_matching, setup, teardown),
 	        cmocka_unit_test(test_offsets_oversized_input_is_rejected_without_change),
 	        cmocka_unit_test_setup_teardown(
-	                test_offsets_file_of_mostly_overwritten_records_is_compacted_at_sync, setup,
-	                teardown),
+	                test_offsets_compaction_keeps_latest_and_bounds_the_log, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_offsets_unsynced_records_are_written_at_close,
+	                                        setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -42,6 +42,7 @@
 
 #include "common/log.h"
 #include "control/ctrl_int.h"
+#include "control/offsets.h"
 
 #define META_SUFFIX ".meta"
 #define DEL_SUFFIX ".del"
@@ -56,6 +57,8 @@ ctl_topic_name_valid(const char *name, size_t len)
 		return false;
 	if (len == strlen(SL_MLOG_TOPIC) && memcmp(name, SL_MLOG_TOPIC, len) == 0)
 		return false; /* the metadata log's directory (H3) */
+	if (len == strlen(SL_OFFS_TOPIC) && memcmp(name, SL_OFFS_TOPIC, len) == 0)
+		return false; /* the committed offsets' log (O: offsets.c) */
 	for (size_t i = 0; i < len; i++) {
 		char ch = name[i];
 
@@ -301,7 +304,7 @@ ctl_meta_write(struct sl_ctrl *c, const struct ctl_topic *t, int32_t nparts)
 	FILE *f;
 	int fd, r;
 
-	if (c->mlog)
+	if (ctl_mlog_on(c))
 		return mlog_write(c, t, nparts);
 
 	r = path_of(tmp, sizeof(tmp), c->topics_dir, t->name, t->name_len, TMP_SUFFIX);
@@ -345,7 +348,7 @@ meta_mark_deleted(struct sl_ctrl *c, const struct ctl_topic *t)
 	char src[PATH_MAX], dst[PATH_MAX];
 	int r;
 
-	if (c->mlog) /* a tombstone: a crash finishes the deletion at start-up */
+	if (ctl_mlog_on(c)) /* a tombstone: a crash finishes the deletion at start-up */
 		return ctl_mlog_append(c, "delete", t->name, t->name_len, NULL, 0);
 	r = path_of(src, sizeof(src), c->topics_dir, t->name, t->name_len, META_SUFFIX);
 	if (!r)
@@ -740,7 +743,7 @@ ctl_load(struct sl_ctrl *c)
 		           ctl_topic_name_valid(e->d_name, n - sl)) {
 			struct ctl_topic *t;
 
-			if (c->mlog && mlog_knows(&ms, e->d_name, n - sl)) {
+			if (ctl_mlog_on(c) && mlog_knows(&ms, e->d_name, n - sl)) {
 				unlink(path); /* migrated earlier; the log is newer */
 				continue;
 			}
@@ -754,7 +757,7 @@ ctl_load(struct sl_ctrl *c)
 				r = -ENOMEM;
 				break;
 			}
-			if (c->mlog) {
+			if (ctl_mlog_on(c)) {
 				r = ctl_meta_write(c, t, t->nparts);
 				if (r < 0)
 					break;
@@ -779,8 +782,9 @@ ctl_load(struct sl_ctrl *c)
 		int32_t p = parse_part_dir(e->d_name, &tl);
 
 		if (p < 0 || (tl == strlen(SL_MLOG_TOPIC) &&
-		              memcmp(e->d_name, SL_MLOG_TOPIC, tl) == 0))
-			continue;
+		              memcmp(e->d_name, SL_MLOG_TOPIC, tl) == 0) ||
+		    (tl == strlen(SL_OFFS_TOPIC) && memcmp(e->d_name, SL_OFFS_TOPIC, tl) == 0))
+			continue; /* internal logs of the control thread */
 		if (snprintf(path, sizeof(path), "%s/%s", c->log_dir, e->d_name) >=
 		            (int)sizeof(path) ||
 		    stat(path, &sb) < 0 || !S_ISDIR(sb.st_mode))
