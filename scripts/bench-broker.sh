@@ -20,6 +20,8 @@
 # Env: BENCH_RATE (default 10000) for (4); BENCH_KEEP=1 keeps the data directory and logs;
 # BENCH_PIN=0 runs without taskset (the broker's io_uring io-wq workers inherit its one-core
 # mask when pinned, which showed in the linger.ms=0 latency figure: compare both).
+# BENCH_BROKER_ARGS: extra sluiced arguments for an A/B of one setting, e.g.
+# BENCH_BROKER_ARGS="--override sluice.log.direct.nondurable=true".
 set -euo pipefail
 
 build=${1:?usage: scripts/bench-broker.sh BUILD_DIR [SECONDS]}
@@ -77,6 +79,7 @@ echo "host:    $(uname -n), kernel $(uname -r), $ncpu cpu(s): $(sed -n 's/^model
 echo "libs:    liburing $(pkg-config --modversion liburing 2>/dev/null || echo ?), librdkafka $(pkg-config --modversion rdkafka 2>/dev/null || echo ?), $(iperf3 --version | head -1)"
 echo "data:    $work ($(df -T "$work" | awk 'NR==2{print $2}'))"
 echo "placing: $placement"
+[[ -n ${BENCH_BROKER_ARGS:-} ]] && echo "broker:  extra arguments: $BENCH_BROKER_ARGS"
 echo
 
 # ---- 1. iperf3 -------------------------------------------------------------------------------
@@ -99,7 +102,7 @@ mkdir -p "$work/data"
 "${srv[@]}" "$sluiced" --override listeners=PLAINTEXT://127.0.0.1:0 \
 	--override "log.dirs=$work/data" --override num.shards=1 \
 	--override auto.create.topics.enable=true --override num.partitions=1 \
-	2>"$work/sluiced.log" &
+	${BENCH_BROKER_ARGS:-} 2>"$work/sluiced.log" &
 broker_pid=$!
 bs=""
 for _ in $(seq 100); do
