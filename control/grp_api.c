@@ -430,6 +430,21 @@ join_done(struct sl_group_join_cpl *jc, const struct sl_group_join_resp *r)
 	free(k);
 }
 
+/* A parked JoinGroup/SyncGroup: lives until its completion runs (the state machine may answer
+ * it long after the request that created it). */
+static struct grp_call *
+grp_call_new(struct sl_ctrl *c, uint16_t shard, struct sl_ctrl_req *req)
+{
+	struct grp_call *k = calloc(1, sizeof(*k));
+
+	if (k) {
+		k->c = c;
+		k->req = req;
+		k->shard = shard;
+	}
+	return k;
+}
+
 static int
 join_group(struct sl_ctrl *c, uint16_t shard, struct sl_ctrl_req *req, struct sl_crd *rd,
            struct sl_str client_id)
@@ -443,12 +458,9 @@ join_group(struct sl_ctrl *c, uint16_t shard, struct sl_ctrl_req *req, struct sl
 	sl_join_group_req_init(&in);
 	if (sl_join_group_req_decode(rd, req->api_version, &in) < 0 || in.protocols_cnt < 0)
 		return -EBADMSG;
-	k = calloc(1, sizeof(*k));
+	k = grp_call_new(c, shard, req);
 	if (!k)
 		return -ENOMEM;
-	k->c = c;
-	k->req = req;
-	k->shard = shard;
 	k->jc.fn = join_done;
 	if (in.protocols_cnt > 0) {
 		protos = sl_arena_zalloc(&c->arena, (size_t)in.protocols_cnt * sizeof(*protos));
@@ -528,12 +540,9 @@ sync_group(struct sl_ctrl *c, uint16_t shard, struct sl_ctrl_req *req, struct sl
 	sl_sync_group_req_init(&in);
 	if (sl_sync_group_req_decode(rd, req->api_version, &in) < 0 || in.assignments_cnt < 0)
 		return -EBADMSG;
-	k = calloc(1, sizeof(*k));
+	k = grp_call_new(c, shard, req);
 	if (!k)
 		return -ENOMEM;
-	k->c = c;
-	k->req = req;
-	k->shard = shard;
 	k->sc.fn = sync_done;
 	if (in.assignments_cnt > 0) {
 		as = sl_arena_zalloc(&c->arena, (size_t)in.assignments_cnt * sizeof(*as));
