@@ -85,6 +85,16 @@ sl_tcp_opts_parse(const uint8_t *p, size_t len, struct sl_tcp_opts *o)
 				return -EINVAL;
 			o->sack_ok = true;
 			break;
+		case 5:
+			/* RFC 2018 3: 2 + 8n bytes; blocks beyond the 4 that fit are impossible. */
+			if (olen < 10 || (olen - 2) % 8)
+				return -EINVAL;
+			o->nsack = (uint8_t)((olen - 2) / 8);
+			for (unsigned b = 0; b < o->nsack; b++) {
+				o->sack[b].start = sl_be32(p + i + 2 + 8 * b);
+				o->sack[b].end = sl_be32(p + i + 6 + 8 * b);
+			}
+			break;
 		case 8:
 			if (olen != 10)
 				return -EINVAL;
@@ -236,6 +246,12 @@ sl_tcp_build(uint8_t *buf, size_t cap, const struct sl_tcp_seg_out *s)
 		optlen += 12; /* NOP NOP TS */
 	if (s->opts.sack_ok)
 		optlen += 4; /* NOP NOP SACKOK */
+	if (s->opts.nsack > SL_TCP_SACK_MAX)
+		return -ENOSPC;
+	if (s->opts.nsack)
+		optlen += 4 + 8u * s->opts.nsack; /* NOP NOP SACK */
+	if (optlen > SL_TCP_MAX_OPTLEN)
+		return -ENOSPC;
 	l4_len = SL_TCP_HLEN + optlen + s->data_len;
 	tot = SL_IPV4_HLEN + l4_len;
 	if (tot > 0xffff || SL_ETH_HLEN + tot > cap)
@@ -280,6 +296,18 @@ sl_tcp_build(uint8_t *buf, size_t cap, const struct sl_tcp_seg_out *s)
 		o[2] = 4;
 		o[3] = 2;
 		o += 4;
+	}
+	if (s->opts.nsack) {
+		o[0] = 1;
+		o[1] = 1;
+		o[2] = 5;
+		o[3] = (uint8_t)(2 + 8 * s->opts.nsack);
+		o += 4;
+		for (unsigned b = 0; b < s->opts.nsack; b++) {
+			sl_put_be32(o, s->opts.sack[b].start);
+			sl_put_be32(o + 4, s->opts.sack[b].end);
+			o += 8;
+		}
 	}
 	for (unsigned i = 0; i < s->ndata; i++) {
 		if (s->data[i].iov_len)

@@ -12,7 +12,8 @@
  *             | src 4 | dst 4 | options (ihl*4 - 20) |
  *   ICMP echo | type | code | csum 2 | id 2 | seq 2 | data |
  *   TCP       | sport 2 | dport 2 | seq 4 | ack 4 | off<<4 | flags | win 2 | csum 2 | urp 2 |
- *             | options (off*4 - 20): EOL 0, NOP 1, MSS 2/4, WS 3/3, SACKOK 4/2, TS 8/10 |
+ *             | options (off*4 - 20): EOL 0, NOP 1, MSS 2/4, WS 3/3, SACKOK 4/2, TS 8/10, |
+ *             |   SACK 5/2+8n: n (1-4) blocks of | left edge 4 | right edge 4 | (RFC 2018) |
  *
  * The parser rejects (-EINVAL) what the stack must not act on: truncated headers, bad
  * lengths, IPv4 fragments and options beyond the header, bad checksums (unless the port
@@ -56,11 +57,19 @@ enum sl_net_kind {
 	SL_NET_OTHER = 4, /* well formed, nothing for us (other ethertype/protocol/ICMP type) */
 };
 
+#define SL_TCP_SACK_MAX 4 /* blocks that fit in 40 option bytes: 2 + 8 * 4 */
+
+struct sl_tcp_sack_blk {
+	uint32_t start, end; /* [start, end) */
+};
+
 struct sl_tcp_opts {
 	bool has_mss, has_ws, has_ts, sack_ok;
 	uint16_t mss;
 	uint8_t wscale;
+	uint8_t nsack; /* SACK blocks (parsed, or to write after NOP NOP) */
 	uint32_t tsval, tsecr;
+	struct sl_tcp_sack_blk sack[SL_TCP_SACK_MAX];
 };
 
 struct sl_net_hdrs {
@@ -117,7 +126,8 @@ struct sl_tcp_seg_out {
 	uint16_t ip_id;
 };
 
-/* Writes an Ethernet+IPv4+TCP frame into buf; returns its length, or -ENOSPC. */
+/* Writes an Ethernet+IPv4+TCP frame into buf; returns its length, or -ENOSPC (also when
+ * the options exceed 40 bytes). */
 int sl_tcp_build(uint8_t *buf, size_t cap, const struct sl_tcp_seg_out *s) SL_MUST_CHECK;
 
 /* Writes an ARP reply to the request h (for our mac/ip) into buf; returns 42 or -ENOSPC. */

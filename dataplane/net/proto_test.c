@@ -187,6 +187,56 @@ test_proto_icmp_echo_reply_valid(void **state)
 	assert_memory_equal(rep + 14 + 20 + 8, "pingpong", 8);
 }
 
+static void
+test_proto_sack_option_roundtrip_and_limits(void **state)
+{
+	static uint8_t frame[256];
+	struct sl_tcp_seg_out s;
+	struct sl_net_hdrs h;
+	struct sl_tcp_opts o;
+	/* kind 5 with 10 bytes: one block; 9 and 3 bytes are malformed. */
+	static const uint8_t one[] = {5, 10, 0, 0, 0, 1, 0, 0, 0, 9};
+	static const uint8_t bad9[] = {5, 9, 0, 0, 0, 1, 0, 0, 0};
+	static const uint8_t bad3[] = {5, 3, 0, 1};
+	int len;
+
+	(void)state;
+	memset(&s, 0, sizeof(s));
+	memcpy(s.src_mac, mac_a, 6);
+	memcpy(s.dst_mac, mac_b, 6);
+	s.src_ip = 0xc0a80001;
+	s.dst_ip = 0xc0a80002;
+	s.flags = SL_TCP_ACK;
+	s.opts.nsack = 4;
+	for (unsigned i = 0; i < 4; i++) {
+		s.opts.sack[i].start = 0xfffffff0u + 100 * i;
+		s.opts.sack[i].end = 0xfffffff0u + 100 * i + 50;
+	}
+	len = sl_tcp_build(frame, sizeof(frame), &s);
+	assert_int_equal(len, 14 + 20 + 20 + 36);
+	assert_int_equal(sl_net_parse(frame, (size_t)len, false, &h), SL_NET_TCP);
+	assert_int_equal(h.opts.nsack, 4);
+	for (unsigned i = 0; i < 4; i++) {
+		assert_int_equal(h.opts.sack[i].start, 0xfffffff0u + 100 * i);
+		assert_int_equal(h.opts.sack[i].end, 0xfffffff0u + 100 * i + 50);
+	}
+	/* Four blocks and a timestamp need 48 option bytes: refused. */
+	s.opts.has_ts = true;
+	assert_int_equal(sl_tcp_build(frame, sizeof(frame), &s), -ENOSPC);
+	s.opts.nsack = 3;
+	len = sl_tcp_build(frame, sizeof(frame), &s);
+	assert_int_equal(len, 14 + 20 + 20 + 40);
+	assert_int_equal(sl_net_parse(frame, (size_t)len, false, &h), SL_NET_TCP);
+	assert_int_equal(h.opts.nsack, 3);
+	assert_true(h.opts.has_ts);
+	assert_int_equal(sl_tcp_opts_parse(one, sizeof(one), &o), 0);
+	assert_int_equal(o.nsack, 1);
+	assert_int_equal(o.sack[0].start, 1);
+	assert_int_equal(o.sack[0].end, 9);
+	assert_int_equal(sl_tcp_opts_parse(bad9, sizeof(bad9), &o), -EINVAL);
+	assert_int_equal(sl_tcp_opts_parse(bad3, sizeof(bad3), &o), -EINVAL);
+}
+
 int
 main(void)
 {
@@ -197,6 +247,7 @@ main(void)
 	        cmocka_unit_test(test_proto_tcp_opts_malformed_rejected),
 	        cmocka_unit_test(test_proto_offload_leaves_pseudo_sum),
 	        cmocka_unit_test(test_proto_icmp_echo_reply_valid),
+	        cmocka_unit_test(test_proto_sack_option_roundtrip_and_limits),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -6,26 +6,47 @@
  * nothing is allocated and nothing blocks.
  *
  * Invariants (for a connection in use):
- *  1. Send ring: the sq_len bytes at ring index sq_head hold the data from sequence number
- *     snd_data_una to snd_data_end = snd_data_una + sq_len (sent or not). A queued FIN has
- *     sequence number snd_data_end. snd_una <= snd_nxt <= snd_max (mod 2^32).
- *  2. Receive ring: the rq_len bytes at ring index rq_head are in-order, unread data that
- *     ends at rcv_nxt (before a FIN). Out-of-order data lies in the ring at its offset from
- *     rcv_nxt, recorded in ooo[] as disjoint sequence ranges above rcv_nxt.
- *  3. The advertised right edge rcv_nxt + (rbuf_size - rq_len) never moves left.
+ *  1. Send queue: the sq_len bytes from sequence number snd_data_una to snd_data_end =
+ *     snd_data_una + sq_len (sent or not) are the txd_cnt chunks of txd[] from txd_head, the
+ *     first of which has its first txd_off bytes acknowledged already. A chunk is either
+ *     bytes copied into the send ring (ext NULL; the sq_ring ring bytes from index sq_head
+ *     are those chunks' unacknowledged bytes, in order) or caller memory referenced until
+ *     acknowledged (zero-copy send; cb.tx_done(ref) once it is, or once the connection
+ *     ends). A queued FIN has sequence number snd_data_end. snd_una <= snd_nxt <= snd_max.
+ *  2. Receive ring (copy mode): the rq_len bytes at ring index rq_head are in-order, unread
+ *     data that ends at rcv_nxt (before a FIN). Out-of-order data lies in the ring at its
+ *     offset from rcv_nxt, recorded in ooo[] as disjoint sequence ranges above rcv_nxt.
+ *  2'. Zero copy: rq_len is the sum of the lengths of the rxq_cnt entries of the frame ring
+ *     rxq from rxq_head, in-order data ending at rcv_nxt. oof[0..noof) holds out-of-order
+ *     frames sorted by start sequence, all starting above rcv_nxt (they may overlap);
+ *     rxq_cnt + noof <= rx_frames. ooo[] ranges (for SACK) lie within the union of oof[];
+ *     every held frame is counted once in st.rx_frames_held and freed exactly once.
+ *  3. The advertised right edge rcv_adv never moves left: the window field advertises
+ *     rcv_adv - rcv_nxt, rcv_adv = max(rcv_adv, rcv_nxt + rcv_space()).
  *  4. A connection is on the hash table from SYN_SENT/SYN_RCVD until it is freed; it is freed
  *     when it is CLOSED and the user has let go of it (user_done), or at once when it never
  *     reached the user (an embryonic connection that failed).
+ *  5. Timers: while any of rto_at, persist_at, dack_at, tw_at, ka_at is set, the wheel timer
+ *     tn is armed at or before the earliest of them (set_at(); moving a deadline later
+ *     leaves tn early, and conn_timer() re-arms it for what remains). A CLOSED or freed
+ *     connection's tn is disarmed.
+ *  6. ARP: arp_wait is set only in SYN_SENT before the SYN left, and then the connection is
+ *     on the waiter list of the INCOMPLETE entry for nh_ip (arp_next links the list);
+ *     output() sends nothing for it. arp_learn() sends the SYNs, arp_timer() resets them
+ *     with -EHOSTUNREACH; conn_closed()/conn_free() take a connection off the list.
+ *  7. SACK: sacked[] holds disjoint ranges within (snd_una, snd_max] the peer reported;
+ *     ooo[] is ordered most recently extended first, and ACKs report its head.
  *
  * States (RFC 9293 3.3.2) and the functions that move them:
  *   LISTEN -(SYN)-> SYN_RCVD              on_listen()
  *   (connect) -> SYN_SENT -(SYN,ACK)-> ESTABLISHED     sl_tcp_connect(), on_syn_sent()
+ *   SYN_SENT (waiting for ARP) -(no answer)-> CLOSED    arp_timer()
  *   SYN_RCVD -(ACK)-> ESTABLISHED         on_ack()
  *   ESTABLISHED -(close)-> FIN_WAIT_1 -(ACK of FIN)-> FIN_WAIT_2 -(FIN)-> TIME_WAIT
  *                                         sl_tcp_close(), on_ack(), on_fin()
  *   FIN_WAIT_1 -(FIN)-> CLOSING -(ACK of FIN)-> TIME_WAIT
  *   ESTABLISHED -(FIN)-> CLOSE_WAIT -(close)-> LAST_ACK -(ACK of FIN)-> CLOSED
- *   TIME_WAIT -(2MSL)-> CLOSED            run_timers()
+ *   TIME_WAIT -(2MSL)-> CLOSED            conn_timer()
  *   any -(RST / too many retransmissions / abort)-> CLOSED    conn_reset()
  */
 #include "dataplane/net/tcp.h"
@@ -36,11 +57,16 @@
 #include <sys/mman.h>
 
 #include "common/bytes.h"
+#include "dataplane/net/arp_int.h"
 #include "dataplane/net/proto.h"
+#include "dataplane/net/twheel_int.h"
 
 #define NIL UINT32_MAX
 #define TX_BURST 32
 #define OOO_MAX 8
+#define SACKED_MAX 8
+#define TXD_MAX 32        /* send queue chunks per connection (copied runs and references) */
+#define SQ_MAX (1u << 30) /* bytes queued per connection, copied and referenced */
 #define NS_PER_MS 1000000LL
 #define DUPACK_THRESH 3
 #define WSCALE_MAX 14
@@ -48,6 +74,9 @@
  * 5-bit counter t (one step per 2^36 ns ~ 69 s) and a 3-bit MSS index, so an ACK is
  * accepted for the current and previous counter value and the MSS survives without state. */
 #define COOKIE_T_SHIFT 36 /* 2^36 ns ~ 68.7 s per counter step */
+/* What a wheel timer belongs to (struct sl_tw_node.kind). */
+#define TW_CONN 1
+#define TW_ARP 2
 
 #define SEQ_LT(a, b) ((int32_t)((a) - (b)) < 0)
 #define SEQ_LEQ(a, b) ((int32_t)((a) - (b)) <= 0)
@@ -60,12 +89,31 @@ struct ooo_range {
 	uint32_t start, end;
 };
 
+/* A send queue chunk: len bytes, in the send ring (ext NULL) or at ext (a reference). */
+struct txd {
+	const uint8_t *ext;
+	void *ref;
+	uint32_t len;
+};
+
+/* A held frame's payload piece (zero-copy receive): p->data[off, off + len) is sequence
+ * space [seq, seq + len). */
+struct rxf {
+	struct sl_pkt *p;
+	uint32_t seq;
+	uint16_t off, len;
+};
+
 struct sl_tcp_conn {
 	struct sl_net *net;
 	uint32_t idx, hnext;
 	uint8_t state;
 	bool in_use, user_held, user_done, rx_ended, ack_now, fin_queued, in_recovery;
 	bool rtt_active, listener_child, ts_ok;
+	bool sack_ok;      /* both sides sent SACK-permitted (RFC 2018 2) */
+	bool arp_wait;     /* SYN_SENT, the SYN held until the next hop's MAC is known */
+	uint32_t arp_next; /* next connection waiting on the same ARP entry */
+	uint32_t nh_ip;    /* the next hop being resolved (arp_wait) */
 	uint8_t snd_wscale, rcv_wscale;
 	uint16_t listener;
 	uint16_t mss;
@@ -75,14 +123,24 @@ struct sl_tcp_conn {
 
 	/* send side */
 	uint32_t iss, snd_una, snd_nxt, snd_max, snd_wnd, snd_wl1, snd_wl2;
-	uint32_t snd_data_una, sq_head, sq_len;
+	uint32_t snd_data_una, sq_head, sq_len, sq_ring;
+	uint32_t txd_head, txd_cnt, txd_off;
+	struct txd txd[TXD_MAX];
 	uint32_t cwnd, ssthresh, recover;
+	/* SACK scoreboard (RFC 2018 5, RFC 6675 lite): disjoint ranges above snd_una the peer
+	 * holds, and how far this recovery has retransmitted. */
+	uint32_t rexmit_nxt;
+	unsigned nsacked;
+	struct sl_tcp_sack_blk sacked[SACKED_MAX];
 	unsigned dupacks;
 	uint32_t rtt_seq;
 	int64_t rtt_ts;
 	int64_t srtt_ns, rttvar_ns, rto_ns;
 	unsigned retries;
-	int64_t rto_at, persist_at, dack_at, tw_at, ka_at; /* 0 = off */
+	/* 0 = off. The wheel timer tn is armed at or before the earliest of them (setting
+	 * one later leaves it early: conn_timer() re-arms it for what remains). */
+	int64_t rto_at, persist_at, dack_at, tw_at, ka_at;
+	struct sl_tw_node tn;
 	unsigned ka_probes;
 	uint8_t *sbuf;
 
@@ -91,8 +149,10 @@ struct sl_tcp_conn {
 	uint32_t ts_recent, last_ack_sent; /* RFC 7323 4.3 */
 	unsigned unacked_segs;
 	unsigned nooo;
-	struct ooo_range ooo[OOO_MAX];
-	uint8_t *rbuf;
+	struct ooo_range ooo[OOO_MAX]; /* the most recently extended first */
+	uint8_t *rbuf;                 /* copy mode */
+	struct rxf *rxq, *oof;         /* zero copy: rx_frames entries each */
+	uint32_t rxq_head, rxq_cnt, noof;
 
 	void *user;
 };
@@ -113,7 +173,10 @@ struct sl_net {
 	struct listener *listeners;
 	uint8_t *ring_mem;
 	size_t ring_mem_len;
-	uint16_t mss; /* what we announce: MTU - 40 */
+	bool zc;              /* cfg.rx_zero_copy */
+	uint32_t rx_frames;   /* per-connection frame budget (power of two) */
+	uint32_t rx_copy_max; /* in-order payloads copied into the previous frame's tailroom */
+	uint16_t mss;         /* what we announce: MTU - 40 */
 	uint8_t our_wscale;
 	uint16_t ip_id;
 	uint16_t next_port;
@@ -121,6 +184,8 @@ struct sl_net {
 	unsigned ntx;
 	struct sl_pkt *tx[TX_BURST];
 	struct sl_net_stats st;
+	struct sl_arp_tbl arp;
+	struct sl_twheel wheel;
 };
 
 /* ---- helpers ---- */
@@ -231,20 +296,34 @@ cookie_check(struct sl_net *n, const struct sl_net_hdrs *h)
 	return cookie_mss[cookie & 7];
 }
 
+/* What the receive side can take beyond what it holds: the buffer's free bytes and, with
+ * zero copy, an MSS (the peer's likely segment size) per frame not yet holding in-order
+ * data. Out-of-order frames lie inside that window, so they are not subtracted. */
 static uint32_t
 rcv_space(const struct sl_tcp_conn *c)
 {
-	return c->net->cfg.rcvbuf_bytes - c->rq_len;
+	const struct sl_net *n = c->net;
+	uint32_t s = n->cfg.rcvbuf_bytes - c->rq_len;
+
+	if (n->zc) {
+		uint64_t f = (uint64_t)(n->rx_frames - c->rxq_cnt) * c->mss;
+
+		if (f < s)
+			s = (uint32_t)f;
+	}
+	return s;
 }
 
 static uint16_t
 win_field(struct sl_tcp_conn *c)
 {
-	uint32_t w = rcv_space(c) >> c->rcv_wscale;
+	uint32_t w;
 
-	/* Invariant 3: never advertise less than promised before. */
+	/* Invariant 3: never advertise less than promised before (with zero copy, a small
+	 * segment can take a whole frame's share of the window). */
 	if (SEQ_GT(c->rcv_nxt + rcv_space(c), c->rcv_adv))
 		c->rcv_adv = c->rcv_nxt + rcv_space(c);
+	w = (c->rcv_adv - c->rcv_nxt) >> c->rcv_wscale;
 	return w > 0xffff ? 0xffff : (uint16_t)w;
 }
 
@@ -256,15 +335,105 @@ tx_queue(struct sl_net *n, struct sl_pkt *p)
 	n->tx[n->ntx++] = p;
 }
 
+/* Sets one of c's deadlines (at != 0) and makes sure the wheel wakes c by then. */
+static void
+set_at(struct sl_tcp_conn *c, int64_t *field, int64_t at)
+{
+	*field = at;
+	if (at && (!sl_twheel_armed(&c->tn) || at - c->tn.at < 0))
+		sl_twheel_arm(&c->net->wheel, &c->tn, at, c->net->now);
+}
+
 /* ---- output ---- */
 
-/* Sends one segment: flags, seq, and len data bytes taken from the send ring at seq. */
+/* Copies the most recent out-of-order ranges into o as SACK blocks (RFC 2018 4), as many
+ * as fit in the 40 option bytes and, beside len data bytes, in the segment (c->mss counts
+ * the timestamp option already). Returns the number of blocks. */
+static uint8_t
+sack_fill(const struct sl_tcp_conn *c, struct sl_tcp_opts *o, uint32_t len)
+{
+	unsigned max = (SL_TCP_MAX_OPTLEN - (o->has_ts ? 12u : 0u) - 4u) / 8u;
+	unsigned room = c->mss > len + 4u ? (c->mss - len - 4u) / 8u : 0;
+	unsigned k = SL_MIN(SL_MIN(max, room), c->nooo);
+
+	for (unsigned i = 0; i < k; i++) {
+		o->sack[i].start = c->ooo[i].start;
+		o->sack[i].end = c->ooo[i].end;
+	}
+	return (uint8_t)k;
+}
+
+static struct txd *
+txd_at(const struct sl_tcp_conn *c, uint32_t i)
+{
+	return (struct txd *)&c->txd[(c->txd_head + i) % TXD_MAX];
+}
+
+/* The pieces (at most 2 * TXD_MAX) holding the len queued bytes from sequence number seq
+ * (invariant 1). TODO #dpdk: sl_tcp_build copies them into the frame; a port with
+ * external buffers (rte_pktmbuf_attach_extbuf) could chain the referenced ones instead. */
+static unsigned
+txq_gather(const struct sl_tcp_conn *c, uint32_t seq, uint32_t len, struct iovec *iov)
+{
+	uint32_t size = c->net->cfg.sndbuf_bytes, rel = seq - c->snd_data_una;
+	uint32_t ring = c->sq_head;
+	unsigned k = 0;
+
+	for (uint32_t i = 0; len && i < c->txd_cnt; i++) {
+		const struct txd *d = txd_at(c, i);
+		uint32_t skip0 = i ? 0 : c->txd_off, avail = d->len - skip0, take;
+
+		if (rel >= avail) {
+			rel -= avail;
+			if (!d->ext)
+				ring += avail;
+			continue;
+		}
+		take = SL_MIN(avail - rel, len);
+		if (d->ext) {
+			iov[k].iov_base = (void *)(uintptr_t)(d->ext + skip0 + rel);
+			iov[k++].iov_len = take;
+		} else {
+			uint32_t at = (ring + rel) & (size - 1), first = SL_MIN(take, size - at);
+
+			iov[k].iov_base = c->sbuf + at;
+			iov[k++].iov_len = first;
+			if (take > first) {
+				iov[k].iov_base = c->sbuf;
+				iov[k++].iov_len = take - first;
+			}
+			ring += avail;
+		}
+		rel = 0;
+		len -= take;
+	}
+	SL_ASSERT(!len);
+	return k;
+}
+
+/* Drops the whole send queue; the references' owner hears err. */
+static void
+txq_fail(struct sl_tcp_conn *c, int err)
+{
+	const struct sl_tcp_cb *cb = &c->net->cfg.cb;
+
+	for (uint32_t i = 0; i < c->txd_cnt; i++) {
+		struct txd *d = txd_at(c, i);
+
+		if (d->ext && cb->tx_done)
+			cb->tx_done(cb->arg, d->ref, err);
+	}
+	c->txd_cnt = c->txd_head = c->txd_off = 0;
+	c->sq_len = c->sq_ring = 0;
+}
+
+/* Sends one segment: flags, seq, and len data bytes taken from the send queue at seq. */
 static void
 send_seg(struct sl_tcp_conn *c, uint8_t flags, uint32_t seq, uint32_t len)
 {
 	struct sl_net *n = c->net;
 	struct sl_tcp_seg_out s;
-	struct iovec iov[2];
+	struct iovec iov[2 * TXD_MAX];
 	struct sl_pkt *p;
 	int r;
 
@@ -294,16 +463,8 @@ send_seg(struct sl_tcp_conn *c, uint8_t flags, uint32_t seq, uint32_t len)
 		s.win = win_field(c);
 	}
 	if (len) {
-		uint32_t size = n->cfg.sndbuf_bytes;
-		uint32_t at = (c->sq_head + (seq - c->snd_data_una)) & (size - 1);
-		uint32_t first = SL_MIN(len, size - at);
-
-		iov[0].iov_base = c->sbuf + at;
-		iov[0].iov_len = first;
-		iov[1].iov_base = c->sbuf;
-		iov[1].iov_len = len - first;
+		s.ndata = txq_gather(c, seq, len, iov);
 		s.data = iov;
-		s.ndata = 2;
 		s.data_len = len;
 	}
 	if (n->cfg.tx_csum_offload)
@@ -314,6 +475,11 @@ send_seg(struct sl_tcp_conn *c, uint8_t flags, uint32_t seq, uint32_t len)
 		s.opts.tsval = (uint32_t)(n->now / NS_PER_MS); /* a 1 ms clock */
 		s.opts.tsecr = c->ts_recent;
 	}
+	/* RFC 2018: offer SACK in our SYN, accept it in the SYN-ACK if the peer offered. */
+	if ((flags & SL_TCP_SYN) && (c->state == SL_TCP_SYN_SENT || c->sack_ok))
+		s.opts.sack_ok = true;
+	if ((flags & SL_TCP_ACK) && !(flags & SL_TCP_SYN) && c->sack_ok && c->nooo)
+		s.opts.nsack = sack_fill(c, &s.opts, len);
 	if (flags & SL_TCP_ACK)
 		c->last_ack_sent = c->rcv_nxt;
 	s.ip_id = n->ip_id++;
@@ -385,7 +551,7 @@ flight(const struct sl_tcp_conn *c)
 static void
 arm_rto(struct sl_tcp_conn *c)
 {
-	c->rto_at = c->net->now + c->rto_ns;
+	set_at(c, &c->rto_at, c->net->now + c->rto_ns);
 }
 
 /* Sends what the windows allow, then a pending ACK; arms the timers. */
@@ -396,6 +562,8 @@ output(struct sl_tcp_conn *c)
 	uint32_t data_end = c->snd_data_una + c->sq_len;
 	bool sent = false;
 
+	if (c->arp_wait)
+		return; /* arp_learn() calls again */
 	if (c->state == SL_TCP_SYN_SENT || c->state == SL_TCP_SYN_RCVD) {
 		if (c->snd_nxt == c->iss) {
 			send_seg(c,
@@ -454,12 +622,108 @@ output(struct sl_tcp_conn *c)
 	/* Zero window with data waiting and nothing in flight: probe (RFC 9293 3.8.6.1). */
 	if (!flight(c) && c->snd_wnd == 0 && (SEQ_LT(c->snd_nxt, data_end) || c->fin_queued)) {
 		if (!c->persist_at)
-			c->persist_at = n->now + c->rto_ns;
+			set_at(c, &c->persist_at, n->now + c->rto_ns);
 	} else {
 		c->persist_at = 0;
 	}
 	if (!sent && c->ack_now)
 		send_seg(c, SL_TCP_ACK, c->snd_nxt, 0);
+}
+
+/* ---- zero-copy receive: held frames ---- */
+
+static struct rxf *
+rxq_at(const struct sl_tcp_conn *c, uint32_t i)
+{
+	return &c->rxq[(c->rxq_head + i) & (c->net->rx_frames - 1)];
+}
+
+static uint32_t
+rx_held(const struct sl_tcp_conn *c)
+{
+	return c->rxq_cnt + c->noof;
+}
+
+static void
+rxf_put(struct sl_net *n, struct sl_pkt *p)
+{
+	n->st.rx_frames_held--;
+	n->io.free(n->io.ctx, p);
+}
+
+/* Copies len bytes at src behind the last in-order frame's piece, into its tailroom, if
+ * there is one, with room, and len <= lim. */
+static bool
+rx_tail_append(struct sl_tcp_conn *c, const uint8_t *src, uint32_t len, uint32_t lim)
+{
+	struct rxf *t;
+	uint32_t end;
+
+	if (!c->rxq_cnt || len > lim)
+		return false;
+	t = rxq_at(c, c->rxq_cnt - 1);
+	end = (uint32_t)t->off + t->len;
+	if (end + len > t->p->cap)
+		return false;
+	memcpy(t->p->data + end, src, len);
+	t->len = (uint16_t)(t->len + len);
+	if (t->p->len < end + len)
+		t->p->len = (uint16_t)(end + len);
+	c->net->st.rx_copied++;
+	return true;
+}
+
+/* Gives back the out-of-order frame that starts highest, if it starts above seq, to make
+ * room for one nearer rcv_nxt; SACK ranges from its start up are withdrawn (the frames
+ * below may still hold some of those bytes: reporting less is safe, more is not). */
+static bool
+rx_evict_above(struct sl_tcp_conn *c, uint32_t seq)
+{
+	struct sl_net *n = c->net;
+	uint32_t cut;
+
+	if (!c->noof || !SEQ_GT(c->oof[c->noof - 1].seq, seq))
+		return false;
+	c->noof--;
+	cut = c->oof[c->noof].seq;
+	rxf_put(n, c->oof[c->noof].p);
+	n->st.rx_evicted++;
+	for (unsigned i = 0; i < c->nooo; i++) {
+		struct ooo_range *r = &c->ooo[i];
+
+		if (SEQ_GEQ(r->start, cut)) {
+			c->nooo--;
+			memmove(&c->ooo[i], &c->ooo[i + 1], (c->nooo - i) * sizeof(c->ooo[0]));
+			i--;
+		} else if (SEQ_GT(r->end, cut)) {
+			r->end = cut;
+		}
+	}
+	return true;
+}
+
+/* Gives back the out-of-order frames (and forgets their SACK ranges). */
+static void
+rx_drop_ooo(struct sl_tcp_conn *c)
+{
+	for (uint32_t i = 0; i < c->noof; i++)
+		rxf_put(c->net, c->oof[i].p);
+	c->noof = 0;
+	c->nooo = 0;
+}
+
+/* Gives back every held frame; nothing is left to read. */
+static void
+rx_drop_all(struct sl_tcp_conn *c)
+{
+	if (!c->net->zc)
+		return;
+	rx_drop_ooo(c);
+	for (uint32_t i = 0; i < c->rxq_cnt; i++)
+		rxf_put(c->net, rxq_at(c, i)->p);
+	c->rxq_cnt = 0;
+	c->rxq_head = 0;
+	c->rq_len = 0;
 }
 
 /* ---- connection lifetime ---- */
@@ -469,6 +733,7 @@ conn_alloc(struct sl_net *n)
 {
 	struct sl_tcp_conn *c;
 	uint8_t *sbuf, *rbuf;
+	struct rxf *rxq, *oof;
 	uint32_t idx;
 
 	if (n->free_head == NIL)
@@ -478,17 +743,45 @@ conn_alloc(struct sl_net *n)
 	n->free_head = c->hnext;
 	sbuf = c->sbuf;
 	rbuf = c->rbuf;
+	rxq = c->rxq;
+	oof = c->oof;
 	memset(c, 0, sizeof(*c));
 	c->sbuf = sbuf;
 	c->rbuf = rbuf;
+	c->rxq = rxq;
+	c->oof = oof;
 	c->net = n;
 	c->idx = idx;
 	c->in_use = true;
 	c->hnext = NIL;
 	c->rto_ns = (int64_t)n->cfg.rto_init_ms * NS_PER_MS;
 	c->mss = 536; /* RFC 9293 3.7.1 default */
+	c->tn.kind = TW_CONN;
+	c->arp_next = NIL;
 	n->st.conns_active++;
 	return c;
+}
+
+/* Takes c off the list of connections waiting for its next hop's MAC. */
+static void
+arp_unwait(struct sl_tcp_conn *c)
+{
+	struct sl_net *n = c->net;
+	struct sl_arp_ent *e;
+
+	if (!c->arp_wait)
+		return;
+	c->arp_wait = false;
+	e = sl_arp_tbl_find(&n->arp, c->nh_ip);
+	if (!e)
+		return;
+	for (uint32_t *p = &e->waiters; *p != NIL; p = &n->conns[*p].arp_next) {
+		if (*p == c->idx) {
+			*p = c->arp_next;
+			break;
+		}
+	}
+	c->arp_next = NIL;
 }
 
 static void
@@ -496,6 +789,11 @@ conn_free(struct sl_tcp_conn *c)
 {
 	struct sl_net *n = c->net;
 
+	arp_unwait(c);
+	rx_drop_all(c);
+	if (c->txd_cnt)
+		txq_fail(c, -ECONNABORTED);
+	sl_twheel_cancel(&n->wheel, &c->tn);
 	hash_remove(n, c);
 	c->in_use = false;
 	c->state = SL_TCP_CLOSED;
@@ -528,7 +826,15 @@ conn_closed(struct sl_tcp_conn *c, int err)
 
 	c->state = SL_TCP_CLOSED;
 	c->rto_at = c->persist_at = c->dack_at = c->tw_at = c->ka_at = 0;
+	sl_twheel_cancel(&c->net->wheel, &c->tn);
+	arp_unwait(c);
 	embryo_done(c);
+	/* Out-of-order data will never join; in-order frames stay readable until the user
+	 * lets go (pieces it holds point into them). */
+	if (c->net->zc)
+		rx_drop_ooo(c);
+	if (c->txd_cnt)
+		txq_fail(c, err ? err : -ECONNRESET); /* never to be acknowledged now */
 	if (!notify(c)) {
 		conn_free(c);
 		return;
@@ -545,7 +851,7 @@ conn_closed(struct sl_tcp_conn *c, int err)
 static void
 conn_reset(struct sl_tcp_conn *c, int err)
 {
-	c->sq_len = 0;
+	txq_fail(c, err);
 	c->fin_queued = false;
 	conn_closed(c, err);
 }
@@ -558,8 +864,10 @@ ka_rearm(struct sl_tcp_conn *c)
 	struct sl_net *n = c->net;
 
 	c->ka_probes = 0;
-	c->ka_at = n->cfg.keepalive_idle_ms ? n->now + (int64_t)n->cfg.keepalive_idle_ms * NS_PER_MS
-	                                    : 0;
+	if (n->cfg.keepalive_idle_ms)
+		set_at(c, &c->ka_at, n->now + (int64_t)n->cfg.keepalive_idle_ms * NS_PER_MS);
+	else
+		c->ka_at = 0;
 }
 
 static void
@@ -595,6 +903,7 @@ apply_syn_opts(struct sl_tcp_conn *c, const struct sl_tcp_opts *o, bool we_offer
 		c->ts_recent = o->tsval;
 		c->mss -= 12; /* the option rides on every segment */
 	}
+	c->sack_ok = o->sack_ok;
 	if (o->has_ws && we_offer_ws) {
 		c->snd_wscale = o->wscale;
 		c->rcv_wscale = n->our_wscale;
@@ -750,6 +1059,93 @@ rtt_sample(struct sl_tcp_conn *c, int64_t r)
 	rto_from_est(c);
 }
 
+/* ---- SACK, sender side ---- */
+
+/* Adds the peer's SACK blocks to the scoreboard: only blocks within (snd_una, snd_max]
+ * count (a D-SACK below snd_una or a bogus block teaches nothing); overlapping or touching
+ * ranges coalesce; when the board is full a new range is ignored. */
+static void
+sack_update(struct sl_tcp_conn *c, const struct sl_tcp_opts *o)
+{
+	for (unsigned b = 0; b < o->nsack; b++) {
+		uint32_t start = o->sack[b].start, end = o->sack[b].end;
+
+		if (!SEQ_LT(start, end) || SEQ_GT(end, c->snd_max) || SEQ_LEQ(end, c->snd_una))
+			continue;
+		if (SEQ_LT(start, c->snd_una))
+			start = c->snd_una;
+		for (unsigned i = 0; i < c->nsacked; i++) {
+			struct sl_tcp_sack_blk *r = &c->sacked[i];
+
+			if (SEQ_LEQ(start, r->end) && SEQ_GEQ(end, r->start)) {
+				if (SEQ_LT(r->start, start))
+					start = r->start;
+				if (SEQ_GT(r->end, end))
+					end = r->end;
+				c->sacked[i] = c->sacked[--c->nsacked];
+				i = (unsigned)-1;
+			}
+		}
+		if (c->nsacked < SACKED_MAX) {
+			c->sacked[c->nsacked].start = start;
+			c->sacked[c->nsacked].end = end;
+			c->nsacked++;
+		}
+	}
+}
+
+/* Forgets what snd_una has passed. */
+static void
+sack_prune(struct sl_tcp_conn *c)
+{
+	for (unsigned i = 0; i < c->nsacked; i++) {
+		struct sl_tcp_sack_blk *r = &c->sacked[i];
+
+		if (SEQ_LEQ(r->end, c->snd_una)) {
+			c->sacked[i--] = c->sacked[--c->nsacked];
+			continue;
+		}
+		if (SEQ_LT(r->start, c->snd_una))
+			r->start = c->snd_una;
+	}
+}
+
+/* The next hole to retransmit in recovery: the first sequence number at or after
+ * max(snd_una, rexmit_nxt) that the peer does not hold, if the peer holds something above
+ * it (so it is presumed lost, RFC 6675 IsLost() simplified to one SACKed byte above), up to
+ * an MSS, the next SACKed range or the end of the data. false if there is none. */
+static bool
+sack_hole(const struct sl_tcp_conn *c, uint32_t *seq, uint32_t *len)
+{
+	uint32_t h = SEQ_GT(c->rexmit_nxt, c->snd_una) ? c->rexmit_nxt : c->snd_una;
+	uint32_t data_end = c->snd_data_una + c->sq_len, top = c->snd_una, lim;
+	bool moved = true;
+
+	if (!c->sack_ok || !c->nsacked)
+		return false;
+	while (moved) {
+		moved = false;
+		for (unsigned i = 0; i < c->nsacked; i++) {
+			if (SEQ_LEQ(c->sacked[i].start, h) && SEQ_LT(h, c->sacked[i].end)) {
+				h = c->sacked[i].end;
+				moved = true;
+			}
+		}
+	}
+	for (unsigned i = 0; i < c->nsacked; i++)
+		if (SEQ_GT(c->sacked[i].end, top))
+			top = c->sacked[i].end;
+	if (!SEQ_LT(h, top) || !SEQ_LT(h, data_end))
+		return false;
+	lim = SL_MIN(c->mss, data_end - h);
+	for (unsigned i = 0; i < c->nsacked; i++)
+		if (SEQ_GT(c->sacked[i].start, h) && c->sacked[i].start - h < lim)
+			lim = c->sacked[i].start - h;
+	*seq = h;
+	*len = lim;
+	return true;
+}
+
 /* Processes the ACK field of an acceptable segment. Returns false to drop the segment. */
 static bool
 on_ack(struct sl_tcp_conn *c, const struct sl_net_hdrs *h)
@@ -779,6 +1175,8 @@ on_ack(struct sl_tcp_conn *c, const struct sl_net_hdrs *h)
 	}
 	if (SEQ_LT(h->ack, c->snd_una))
 		return true; /* old duplicate: ignore the ack, keep the data */
+	if (c->sack_ok && h->opts.nsack)
+		sack_update(c, &h->opts);
 
 	/* Window update (RFC 9293 3.10.7.4, SND.WL1/WL2 rule). */
 	if (SEQ_LT(c->snd_wl1, h->seq) || (c->snd_wl1 == h->seq && SEQ_LEQ(c->snd_wl2, h->ack))) {
@@ -794,18 +1192,32 @@ on_ack(struct sl_tcp_conn *c, const struct sl_net_hdrs *h)
 				/* Fast retransmit + NewReno entry (RFC 6582 3.2 step 2-3). */
 				c->ssthresh = SL_MAX(flight(c) / 2, 2u * c->mss);
 				c->recover = c->snd_max;
+				uint32_t len = SL_MIN(c->mss, SEQ_LT(c->snd_una, data_end)
+				                                      ? data_end - c->snd_una
+				                                      : 0);
+
 				c->in_recovery = true;
 				c->rtt_active = false;
-				send_seg(c, SL_TCP_ACK, c->snd_una,
-				         SL_MIN(c->mss, SEQ_LT(c->snd_una, data_end)
-				                                ? data_end - c->snd_una
-				                                : 0));
+				send_seg(c, SL_TCP_ACK, c->snd_una, len);
+				c->rexmit_nxt = c->snd_una + len;
 				n->st.fast_retrans++;
 				n->st.retrans++;
 				c->cwnd = c->ssthresh + 3u * c->mss;
 				arm_rto(c);
 			} else if (c->in_recovery) {
-				c->cwnd += c->mss; /* inflate (step 4) */
+				uint32_t hseq, hlen;
+
+				/* With SACK, a duplicate ACK's packet-worth goes to the next
+				 * presumed-lost hole rather than to new data (RFC 6675 NextSeg
+				 * rule 1); otherwise inflate (RFC 6582 step 4). */
+				if (sack_hole(c, &hseq, &hlen)) {
+					send_seg(c, SL_TCP_ACK, hseq, hlen);
+					c->rexmit_nxt = hseq + hlen;
+					n->st.retrans++;
+					n->st.sack_rexmits++;
+				} else {
+					c->cwnd += c->mss;
+				}
 			}
 		} else if (h->ack != c->snd_una || grew) {
 			c->dupacks = 0;
@@ -829,15 +1241,35 @@ on_ack(struct sl_tcp_conn *c, const struct sl_net_hdrs *h)
 	c->snd_una = h->ack;
 	if (SEQ_LT(c->snd_nxt, c->snd_una))
 		c->snd_nxt = c->snd_una;
+	sack_prune(c);
 	/* Free acked data from the send ring (the FIN's sequence number is not in it). */
 	{
 		uint32_t upto = SEQ_LT(h->ack, data_end) ? h->ack : data_end;
 		uint32_t freed = upto - c->snd_data_una;
 
 		if (SEQ_GT(upto, c->snd_data_una)) {
-			c->sq_head = (c->sq_head + freed) & (n->cfg.sndbuf_bytes - 1);
 			c->sq_len -= freed;
 			c->snd_data_una = upto;
+			while (freed) {
+				struct txd *d = txd_at(c, 0);
+				uint32_t take = SL_MIN(d->len - c->txd_off, freed);
+
+				if (!d->ext) {
+					c->sq_head =
+					        (c->sq_head + take) & (n->cfg.sndbuf_bytes - 1);
+					c->sq_ring -= take;
+				}
+				c->txd_off += take;
+				freed -= take;
+				if (c->txd_off == d->len) {
+					/* tx_done may not call the stack: no reentry here. */
+					if (d->ext && n->cfg.cb.tx_done)
+						n->cfg.cb.tx_done(n->cfg.cb.arg, d->ref, 0);
+					c->txd_head = (c->txd_head + 1) % TXD_MAX;
+					c->txd_cnt--;
+					c->txd_off = 0;
+				}
+			}
 		}
 	}
 	c->retries = 0;
@@ -851,11 +1283,21 @@ on_ack(struct sl_tcp_conn *c, const struct sl_net_hdrs *h)
 			c->cwnd = SL_MIN(c->ssthresh, SL_MAX(flight(c), c->mss) + c->mss);
 			c->dupacks = 0;
 		} else {
-			/* Partial ACK: retransmit the next hole, deflate (step 5). */
+			/* Partial ACK: retransmit the next hole, deflate (step 5). With SACK
+			 * the next hole may lie above what this recovery already resent. */
 			uint32_t len = SEQ_LT(c->snd_una, data_end) ? data_end - c->snd_una : 0;
+			uint32_t hseq = c->snd_una, hlen = SL_MIN(len, c->mss);
 
-			send_seg(c, SL_TCP_ACK, c->snd_una, SL_MIN(len, c->mss));
-			n->st.retrans++;
+			bool resend = true;
+
+			if (c->nsacked && !sack_hole(c, &hseq, &hlen))
+				resend = SEQ_GEQ(c->snd_una, c->rexmit_nxt); /* as NewReno */
+			if (resend) {
+				send_seg(c, SL_TCP_ACK, hseq, hlen);
+				if (SEQ_GT(hseq + hlen, c->rexmit_nxt))
+					c->rexmit_nxt = hseq + hlen;
+				n->st.retrans++;
+			}
 			c->cwnd = c->cwnd > acked ? c->cwnd - acked : 0;
 			if (acked >= c->mss)
 				c->cwnd += c->mss;
@@ -866,7 +1308,7 @@ on_ack(struct sl_tcp_conn *c, const struct sl_net_hdrs *h)
 	} else {
 		c->cwnd += SL_MAX(1u, c->mss * c->mss / c->cwnd);
 	}
-	c->rto_at = flight(c) ? n->now + c->rto_ns : 0;
+	set_at(c, &c->rto_at, flight(c) ? n->now + c->rto_ns : 0);
 
 	if (c->fin_queued && c->snd_una == data_end + 1) {
 		/* Our FIN is acknowledged. */
@@ -875,11 +1317,11 @@ on_ack(struct sl_tcp_conn *c, const struct sl_net_hdrs *h)
 			c->state = SL_TCP_FIN_WAIT_2;
 			/* The user is gone: bound the wait for the peer's FIN (Linux's
 			 * tcp_fin_timeout) so a silent peer cannot hold the slot forever. */
-			c->tw_at = n->now + (int64_t)n->cfg.time_wait_ms * NS_PER_MS;
+			set_at(c, &c->tw_at, n->now + (int64_t)n->cfg.time_wait_ms * NS_PER_MS);
 			break;
 		case SL_TCP_CLOSING:
 			c->state = SL_TCP_TIME_WAIT;
-			c->tw_at = n->now + (int64_t)n->cfg.time_wait_ms * NS_PER_MS;
+			set_at(c, &c->tw_at, n->now + (int64_t)n->cfg.time_wait_ms * NS_PER_MS);
 			break;
 		case SL_TCP_LAST_ACK:
 			conn_closed(c, 0);
@@ -891,6 +1333,14 @@ on_ack(struct sl_tcp_conn *c, const struct sl_net_hdrs *h)
 	if (n->cfg.cb.writable && notify(c))
 		n->cfg.cb.writable(n->cfg.cb.arg, c);
 	return c->in_use && c->state != SL_TCP_CLOSED;
+}
+
+/* Removes ooo[i], keeping the others in order (most recent first, for SACK). */
+static void
+ooo_remove(struct sl_tcp_conn *c, unsigned i)
+{
+	c->nooo--;
+	memmove(&c->ooo[i], &c->ooo[i + 1], (c->nooo - i) * sizeof(c->ooo[0]));
 }
 
 static void
@@ -910,7 +1360,7 @@ ooo_merge(struct sl_tcp_conn *c)
 					c->rcv_nxt = r->end;
 					moved = true;
 				}
-				c->ooo[i] = c->ooo[--c->nooo];
+				ooo_remove(c, i);
 				i--;
 			}
 		}
@@ -929,13 +1379,15 @@ ooo_add(struct sl_tcp_conn *c, uint32_t start, uint32_t end)
 				start = r->start;
 			if (SEQ_GT(r->end, end))
 				end = r->end;
-			c->ooo[i] = c->ooo[--c->nooo];
+			ooo_remove(c, i);
 			i = (unsigned)-1;
 		}
 	}
 	if (c->nooo < OOO_MAX) {
-		c->ooo[c->nooo].start = start;
-		c->ooo[c->nooo].end = end;
+		/* In front: the first SACK block reports the latest segment (RFC 2018 4). */
+		memmove(&c->ooo[1], &c->ooo[0], c->nooo * sizeof(c->ooo[0]));
+		c->ooo[0].start = start;
+		c->ooo[0].end = end;
 		c->nooo++;
 	}
 	/* else: forget it; the peer retransmits (the bytes in the ring are harmless) */
@@ -979,6 +1431,132 @@ on_data(struct sl_tcp_conn *c, uint32_t seq, const uint8_t *p, uint32_t len)
 	return false;
 }
 
+/* Zero copy: moves the out-of-order frames that now touch rcv_nxt to the in-order queue
+ * (small ones are copied into the previous frame's tailroom), gives back those wholly
+ * below it, and forgets the SACK ranges rcv_nxt has passed. */
+static void
+zc_merge(struct sl_tcp_conn *c)
+{
+	struct sl_net *n = c->net;
+
+	while (c->noof && SEQ_LEQ(c->oof[0].seq, c->rcv_nxt)) {
+		struct rxf e = c->oof[0];
+		uint32_t end = e.seq + e.len, skip;
+
+		c->noof--;
+		memmove(&c->oof[0], &c->oof[1], c->noof * sizeof(c->oof[0]));
+		if (!SEQ_GT(end, c->rcv_nxt)) {
+			rxf_put(n, e.p);
+			continue;
+		}
+		skip = c->rcv_nxt - e.seq;
+		e.off = (uint16_t)(e.off + skip);
+		e.len = (uint16_t)(e.len - skip);
+		e.seq = c->rcv_nxt;
+		if (rx_tail_append(c, e.p->data + e.off, e.len, n->rx_copy_max)) {
+			rxf_put(n, e.p);
+		} else {
+			*rxq_at(c, c->rxq_cnt) = e;
+			c->rxq_cnt++;
+		}
+		c->rq_len += e.len;
+		c->rcv_nxt = end;
+	}
+	/* Every remaining frame starts above rcv_nxt, so no range reaches down to it. */
+	for (unsigned i = 0; i < c->nooo; i++)
+		if (SEQ_LEQ(c->ooo[i].start, c->rcv_nxt))
+			ooo_remove(c, i--);
+}
+
+/* on_data with zero copy: holds pkt (sets *kept) or copies its payload into the tailroom
+ * of a held frame, within the frame budget. */
+static bool
+on_data_zc(struct sl_tcp_conn *c, const struct sl_net_hdrs *h, struct sl_pkt *pkt, bool *kept)
+{
+	struct sl_net *n = c->net;
+	uint32_t seq = h->seq, len = h->payload_len, off, lim;
+	uint32_t poff = (uint32_t)(h->payload - pkt->data);
+
+	if (SEQ_LT(seq, c->rcv_nxt)) {
+		uint32_t skip = c->rcv_nxt - seq;
+
+		if (skip >= len)
+			return false;
+		poff += skip;
+		len -= skip;
+		seq = c->rcv_nxt;
+	}
+	/* Up to what was advertised even if the frame budget has shrunk the space since. */
+	lim = rcv_space(c);
+	if (SEQ_GT(c->rcv_adv, c->rcv_nxt) && c->rcv_adv - c->rcv_nxt > lim)
+		lim = c->rcv_adv - c->rcv_nxt;
+	off = seq - c->rcv_nxt;
+	if (off >= lim)
+		return false;
+	len = SL_MIN(off + len, lim) - off;
+	if (c->user_done) {
+		/* Nobody will read it (sl_tcp_close gave the frames back): ACK and drop. */
+		if (off)
+			return false;
+		c->rcv_nxt += len;
+		return true;
+	}
+	if (off == 0) {
+		const uint8_t *src = pkt->data + poff;
+
+		if (!rx_tail_append(c, src, len, n->rx_copy_max)) {
+			/* Over budget: make room by giving back out-of-order data further up, or
+			 * squeeze the bytes into a held frame's tailroom whatever their size. */
+			if (rx_held(c) >= n->rx_frames && !rx_evict_above(c, seq) &&
+			    !rx_tail_append(c, src, len, UINT32_MAX)) {
+				n->st.rx_budget_drops++;
+				return false;
+			}
+			if (rx_held(c) < n->rx_frames) {
+				struct rxf *e = rxq_at(c, c->rxq_cnt);
+
+				e->p = pkt;
+				e->seq = seq;
+				e->off = (uint16_t)poff;
+				e->len = (uint16_t)len;
+				c->rxq_cnt++;
+				n->st.rx_frames_held++;
+				*kept = true;
+			}
+		}
+		c->rq_len += len;
+		c->rcv_nxt += len;
+		zc_merge(c);
+		return true;
+	}
+	/* Out of order: a frame wholly inside one already held is a duplicate. */
+	for (uint32_t i = 0; i < c->noof; i++)
+		if (SEQ_LEQ(c->oof[i].seq, seq) &&
+		    SEQ_GEQ(c->oof[i].seq + c->oof[i].len, seq + len))
+			return false;
+	if (rx_held(c) >= n->rx_frames && !rx_evict_above(c, seq)) {
+		n->st.rx_budget_drops++;
+		return false;
+	}
+	{
+		uint32_t i = c->noof;
+
+		while (i && SEQ_GT(c->oof[i - 1].seq, seq))
+			i--;
+		memmove(&c->oof[i + 1], &c->oof[i], (c->noof - i) * sizeof(c->oof[0]));
+		c->oof[i].p = pkt;
+		c->oof[i].seq = seq;
+		c->oof[i].off = (uint16_t)poff;
+		c->oof[i].len = (uint16_t)len;
+		c->noof++;
+	}
+	n->st.rx_frames_held++;
+	*kept = true;
+	ooo_add(c, seq, seq + len);
+	n->st.ooo_segs++;
+	return false;
+}
+
 static void
 on_fin(struct sl_tcp_conn *c)
 {
@@ -996,7 +1574,7 @@ on_fin(struct sl_tcp_conn *c)
 		break;
 	case SL_TCP_FIN_WAIT_2:
 		c->state = SL_TCP_TIME_WAIT;
-		c->tw_at = n->now + (int64_t)n->cfg.time_wait_ms * NS_PER_MS;
+		set_at(c, &c->tw_at, n->now + (int64_t)n->cfg.time_wait_ms * NS_PER_MS);
 		c->rto_at = c->persist_at = 0;
 		break;
 	default:
@@ -1009,9 +1587,12 @@ on_fin(struct sl_tcp_conn *c)
 	}
 }
 
-static void
-tcp_input(struct sl_net *n, const struct sl_net_hdrs *h)
+/* Returns true if the connection kept pkt (zero-copy receive). */
+static bool
+tcp_input(struct sl_net *n, const struct sl_net_hdrs *h, struct sl_pkt *pkt)
 {
+	bool kept = false;
+
 	struct sl_tcp_conn *c = conn_lookup(n, h->src_ip, h->sport, h->dport);
 	uint32_t seg_len, wnd;
 	bool acceptable, fresh = false;
@@ -1021,36 +1602,36 @@ tcp_input(struct sl_net *n, const struct sl_net_hdrs *h)
 
 		if (!l) {
 			send_rst_for(n, h);
-			return;
+			return kept;
 		}
 		on_listen(n, l, h);
 		/* A cookie-validated ACK created a connection: carry on with its data. */
 		c = conn_lookup(n, h->src_ip, h->sport, h->dport);
 		if (!c || !(h->flags & SL_TCP_ACK) || c->state != SL_TCP_ESTABLISHED)
-			return;
+			return kept;
 		fresh = true;
 	}
 	if (c->state == SL_TCP_SYN_SENT) {
 		on_syn_sent(c, h);
-		return;
+		return kept;
 	}
 	if (c->state == SL_TCP_CLOSED) {
 		/* Reset but still held by the user: behave as if it were gone. */
 		send_rst_for(n, h);
-		return;
+		return kept;
 	}
 
 	/* 0. PAWS (RFC 7323 5.3), before the sequence number check. */
 	if (c->ts_ok && !(h->flags & SL_TCP_RST)) {
 		if (!h->opts.has_ts) {
 			n->st.paws_drops++; /* RFC 7323 3.2: silently dropped */
-			return;
+			return kept;
 		}
 		if (SEQ_LT(h->opts.tsval, c->ts_recent)) {
 			n->st.paws_drops++;
 			c->ack_now = true;
 			output(c);
-			return;
+			return kept;
 		}
 	}
 
@@ -1072,7 +1653,7 @@ tcp_input(struct sl_net *n, const struct sl_net_hdrs *h)
 			if (c->in_use && c->state != SL_TCP_CLOSED)
 				output(c);
 		}
-		return;
+		return kept;
 	}
 
 	if (c->ts_ok && h->opts.has_ts && SEQ_LEQ(h->seq, c->last_ack_sent) &&
@@ -1087,19 +1668,19 @@ tcp_input(struct sl_net *n, const struct sl_net_hdrs *h)
 		if (h->seq != c->rcv_nxt) {
 			n->st.challenge_acks++;
 			send_seg(c, SL_TCP_ACK, c->snd_nxt, 0);
-			return;
+			return kept;
 		}
 		if (c->state == SL_TCP_SYN_RCVD && !c->user_held) {
 			embryo_done(c);
 			conn_free(c);
-			return;
+			return kept;
 		}
 		if (c->state == SL_TCP_TIME_WAIT || c->state == SL_TCP_LAST_ACK ||
 		    c->state == SL_TCP_CLOSING)
 			conn_closed(c, 0);
 		else
 			conn_reset(c, -ECONNRESET);
-		return;
+		return kept;
 	}
 	/* 3. SYN in a synchronised state: challenge ACK (RFC 5961 4). */
 	if (h->flags & SL_TCP_SYN) {
@@ -1107,35 +1688,36 @@ tcp_input(struct sl_net *n, const struct sl_net_hdrs *h)
 			/* Our SYN-ACK got lost: send it again. */
 			c->snd_nxt = c->iss;
 			output(c);
-			return;
+			return kept;
 		}
 		n->st.challenge_acks++;
 		send_seg(c, SL_TCP_ACK, c->snd_nxt, 0);
-		return;
+		return kept;
 	}
 	/* 4. ACK. */
 	if (!(h->flags & SL_TCP_ACK))
-		return;
+		return kept;
 	if (!fresh && !on_ack(c, h)) {
 		if (c->in_use && c->state != SL_TCP_CLOSED)
 			output(c);
-		return;
+		return kept;
 	}
 	if (c->state == SL_TCP_TIME_WAIT) {
 		if (h->flags & SL_TCP_FIN) {
 			/* A retransmitted FIN: our ACK was lost. Restart 2MSL. */
 			c->ack_now = true;
-			c->tw_at = n->now + (int64_t)n->cfg.time_wait_ms * NS_PER_MS;
+			set_at(c, &c->tw_at, n->now + (int64_t)n->cfg.time_wait_ms * NS_PER_MS);
 			output(c);
 		}
-		return;
+		return kept;
 	}
 	/* 5. Data. */
 	if (h->payload_len) {
 		if (c->state == SL_TCP_ESTABLISHED || c->state == SL_TCP_FIN_WAIT_1 ||
 		    c->state == SL_TCP_FIN_WAIT_2) {
-			bool had_ooo = c->nooo != 0;
-			bool in_order = on_data(c, h->seq, h->payload, h->payload_len);
+			bool had_ooo = c->nooo != 0 || c->noof != 0;
+			bool in_order = n->zc ? on_data_zc(c, h, pkt, &kept)
+			                      : on_data(c, h->seq, h->payload, h->payload_len);
 
 			if (in_order && !had_ooo) {
 				/* Delayed ACK: every second full segment, else the timer
@@ -1143,7 +1725,8 @@ tcp_input(struct sl_net *n, const struct sl_net_hdrs *h)
 				if (++c->unacked_segs >= 2)
 					c->ack_now = true;
 				else if (!c->dack_at)
-					c->dack_at = n->now + (int64_t)n->cfg.delack_ms * NS_PER_MS;
+					set_at(c, &c->dack_at,
+					       n->now + (int64_t)n->cfg.delack_ms * NS_PER_MS);
 			} else {
 				/* Out of order, a hole just filled, or a duplicate: ACK now so
 				 * the sender's fast retransmit sees it (RFC 5681 4.2). */
@@ -1152,7 +1735,7 @@ tcp_input(struct sl_net *n, const struct sl_net_hdrs *h)
 			if (in_order && n->cfg.cb.readable && notify(c))
 				n->cfg.cb.readable(n->cfg.cb.arg, c);
 			if (!c->in_use || c->state == SL_TCP_CLOSED)
-				return;
+				return kept;
 		}
 	}
 	/* 6. FIN, only when it is the next sequence number. */
@@ -1162,6 +1745,7 @@ tcp_input(struct sl_net *n, const struct sl_net_hdrs *h)
 		c->ack_now = true;
 	if (c->in_use && c->state != SL_TCP_CLOSED)
 		output(c);
+	return kept;
 }
 
 /* ---- ARP / ICMP ---- */
@@ -1201,7 +1785,127 @@ build_echo(struct sl_net *n, const struct sl_net_hdrs *h, struct sl_pkt *p)
 	return sl_icmp_build_echo_reply(p->data, p->cap, h, n->cfg.mac);
 }
 
+/* ---- ARP cache (table in arp.c, states in arp_int.h) ---- */
+
+/* The address whose MAC a packet to ip goes to, or 0 if there is no route. */
+static uint32_t
+next_hop(const struct sl_net *n, uint32_t ip)
+{
+	if (n->cfg.netmask && ((ip ^ n->cfg.ip) & n->cfg.netmask))
+		return n->cfg.gateway;
+	return ip;
+}
+
 static void
+arp_request(struct sl_net *n, uint32_t tpa)
+{
+	struct sl_pkt *p = n->io.alloc(n->io.ctx);
+	int r;
+
+	if (!p) {
+		n->st.tx_drop++; /* counts as a try: the retry timer asks again */
+		return;
+	}
+	r = sl_arp_build_request(p->data, p->cap, n->cfg.mac, n->cfg.ip, tpa);
+	if (r < 0) {
+		n->io.free(n->io.ctx, p);
+		n->st.tx_drop++;
+		return;
+	}
+	p->len = (uint16_t)r;
+	p->ol_flags = 0;
+	n->st.arp_req_sent++;
+	tx_queue(n, p);
+}
+
+/* Sends one more request for e and arms the next try. */
+static void
+arp_try(struct sl_net *n, struct sl_arp_ent *e)
+{
+	e->tries++;
+	arp_request(n, e->ip);
+	sl_twheel_arm(&n->wheel, &e->timer, n->now + (int64_t)n->cfg.arp_retry_ms * NS_PER_MS,
+	              n->now);
+}
+
+/* e's address is at mac: (re)validate e and send the SYNs that waited for it. */
+static void
+arp_learn(struct sl_net *n, struct sl_arp_ent *e, const uint8_t mac[6])
+{
+	uint32_t i = e->waiters;
+
+	memcpy(e->mac, mac, 6);
+	e->state = SL_ARP_REACHABLE;
+	e->probing = false;
+	e->tries = 0;
+	e->expire_at = n->now + (int64_t)n->cfg.arp_reachable_ms * NS_PER_MS;
+	e->waiters = NIL;
+	sl_twheel_cancel(&n->wheel, &e->timer);
+	n->st.arp_learned++;
+	while (i != NIL) {
+		struct sl_tcp_conn *c = &n->conns[i];
+
+		i = c->arp_next;
+		c->arp_next = NIL;
+		c->arp_wait = false;
+		memcpy(c->rmac, mac, 6);
+		output(c); /* the SYN; no callback runs from here */
+	}
+}
+
+/* The retry timer of e: ask again, or give up. */
+static void
+arp_timer(struct sl_net *n, struct sl_arp_ent *e)
+{
+	uint32_t i;
+
+	if (e->tries < n->cfg.arp_tries) {
+		arp_try(n, e);
+		return;
+	}
+	n->st.arp_failed++;
+	/* Reset the waiters one at a time from the entry's own list, so a callback that closes
+	 * another waiter (or connects to the same address, and fails with it) finds the list
+	 * consistent; nothing a callback does can free an INCOMPLETE entry. */
+	while ((i = e->waiters) != NIL) {
+		struct sl_tcp_conn *c = &n->conns[i];
+
+		e->waiters = c->arp_next;
+		c->arp_next = NIL;
+		c->arp_wait = false;
+		conn_reset(c, -EHOSTUNREACH);
+	}
+	sl_arp_tbl_del(&n->arp, &n->wheel, e);
+}
+
+/* Learns from an ARP request or reply (RFC 826 "merge": refresh an entry we have, whoever
+ * the target; add one only when the sender talks to us) and answers requests for us.
+ * Probes (sender 0.0.0.0, RFC 5227), our own address and multicast sender MACs teach
+ * nothing. */
+static void
+arp_input(struct sl_net *n, const struct sl_net_hdrs *h)
+{
+	static const uint8_t zero[6];
+	bool for_us = h->arp_tpa == n->cfg.ip;
+
+	if (h->arp_spa && h->arp_spa != n->cfg.ip && !(h->arp_sha[0] & 1) &&
+	    memcmp(h->arp_sha, zero, 6) != 0) {
+		struct sl_arp_ent *e = sl_arp_tbl_find(&n->arp, h->arp_spa);
+
+		if (!e && for_us) {
+			e = sl_arp_tbl_add(&n->arp, &n->wheel, h->arp_spa);
+			if (e)
+				e->timer.kind = TW_ARP;
+		}
+		if (e)
+			arp_learn(n, e, h->arp_sha);
+	}
+	if (h->arp_op == 1 && for_us)
+		reply_with(n, build_arp, h);
+}
+
+/* Returns true if a connection kept p (zero-copy receive). */
+static bool
 input_one(struct sl_net *n, struct sl_pkt *p)
 {
 	struct sl_net_hdrs h;
@@ -1210,8 +1914,7 @@ input_one(struct sl_net *n, struct sl_pkt *p)
 	n->st.rx_pkts++;
 	switch (kind) {
 	case SL_NET_ARP:
-		if (h.arp_op == 1 && h.arp_tpa == n->cfg.ip)
-			reply_with(n, build_arp, &h);
+		arp_input(n, &h);
 		break;
 	case SL_NET_ICMP_ECHO:
 		if (h.dst_ip == n->cfg.ip)
@@ -1219,7 +1922,7 @@ input_one(struct sl_net *n, struct sl_pkt *p)
 		break;
 	case SL_NET_TCP:
 		if (h.dst_ip == n->cfg.ip && h.src_ip != n->cfg.ip)
-			tcp_input(n, &h);
+			return tcp_input(n, &h, p);
 		else
 			n->st.rx_drop++;
 		break;
@@ -1227,16 +1930,16 @@ input_one(struct sl_net *n, struct sl_pkt *p)
 		n->st.rx_drop++;
 		break;
 	}
+	return false;
 }
 
 void
 sl_net_rx(struct sl_net *n, struct sl_pkt **pkts, unsigned cnt, int64_t now_ns)
 {
 	n->now = now_ns;
-	for (unsigned i = 0; i < cnt; i++) {
-		input_one(n, pkts[i]);
-		n->io.free(n->io.ctx, pkts[i]);
-	}
+	for (unsigned i = 0; i < cnt; i++)
+		if (!input_one(n, pkts[i]))
+			n->io.free(n->io.ctx, pkts[i]);
 }
 
 /* ---- timers ---- */
@@ -1271,6 +1974,7 @@ on_rto(struct sl_tcp_conn *c)
 	c->rto_ns = SL_MIN(c->rto_ns * 2, max);
 	c->rtt_active = false; /* Karn */
 	c->in_recovery = false;
+	c->nsacked = 0; /* the receiver may renege (RFC 2018 8): go back N */
 	c->dupacks = 0;
 	c->recover = c->snd_max;
 	c->snd_nxt = c->snd_una;
@@ -1294,51 +1998,77 @@ on_persist(struct sl_tcp_conn *c)
 			c->snd_max = c->snd_nxt;
 		arm_rto(c);
 	} else {
-		c->persist_at = n->now + c->rto_ns;
+		set_at(c, &c->persist_at, n->now + c->rto_ns);
 	}
+}
+
+/* c's wheel timer: runs what is due and re-arms the timer for what remains. */
+static void
+conn_timer(struct sl_tcp_conn *c)
+{
+	struct sl_net *n = c->net;
+	int64_t now = n->now, next = 0;
+	int64_t ats[5];
+
+	if (!c->in_use || c->state == SL_TCP_CLOSED)
+		return;
+	if (due(c->tw_at, now)) {
+		c->tw_at = 0;
+		conn_closed(c, 0);
+		return;
+	}
+	if (due(c->rto_at, now)) {
+		on_rto(c);
+		if (!c->in_use || c->state == SL_TCP_CLOSED)
+			return;
+	}
+	if (due(c->persist_at, now))
+		on_persist(c);
+	if (due(c->ka_at, now) && c->state != SL_TCP_ESTABLISHED && c->state != SL_TCP_CLOSE_WAIT)
+		c->ka_at = 0; /* closing: the FIN's retransmissions take over */
+	if (due(c->ka_at, now)) {
+		if (c->ka_probes >= n->cfg.keepalive_probes) {
+			conn_reset(c, -ETIMEDOUT);
+			return;
+		}
+		/* An old sequence number, so the peer must answer with an ACK. */
+		c->ka_probes++;
+		c->ka_at = now + (int64_t)n->cfg.keepalive_intvl_ms * NS_PER_MS;
+		send_seg(c, SL_TCP_ACK, c->snd_una - 1, 0);
+	}
+	if (due(c->dack_at, now)) {
+		c->dack_at = 0;
+		c->ack_now = true;
+		output(c);
+	}
+	ats[0] = c->rto_at;
+	ats[1] = c->persist_at;
+	ats[2] = c->dack_at;
+	ats[3] = c->tw_at;
+	ats[4] = c->ka_at;
+	for (unsigned i = 0; i < SL_ARRAY_SIZE(ats); i++)
+		if (ats[i] && (!next || ats[i] - next < 0))
+			next = ats[i];
+	if (next && (!sl_twheel_armed(&c->tn) || next - c->tn.at < 0))
+		sl_twheel_arm(&n->wheel, &c->tn, next, now);
+}
+
+static void
+tw_fire(void *arg, struct sl_tw_node *t)
+{
+	struct sl_net *n = arg;
+
+	if (t->kind == TW_ARP)
+		arp_timer(n, SL_CONTAINER_OF(t, struct sl_arp_ent, timer));
+	else
+		conn_timer(SL_CONTAINER_OF(t, struct sl_tcp_conn, tn));
 }
 
 void
 sl_net_timers(struct sl_net *n, int64_t now_ns)
 {
 	n->now = now_ns;
-	/* TODO #dpdk: a timer wheel; this walks the whole pool. */
-	for (unsigned i = 0; i < n->cfg.max_conns; i++) {
-		struct sl_tcp_conn *c = &n->conns[i];
-
-		if (!c->in_use || c->state == SL_TCP_CLOSED)
-			continue;
-		if (due(c->tw_at, now_ns)) {
-			c->tw_at = 0;
-			conn_closed(c, 0);
-			continue;
-		}
-		if (due(c->rto_at, now_ns)) {
-			on_rto(c);
-			if (!c->in_use || c->state == SL_TCP_CLOSED)
-				continue;
-		}
-		if (due(c->persist_at, now_ns))
-			on_persist(c);
-		if (due(c->ka_at, now_ns) && c->state != SL_TCP_ESTABLISHED &&
-		    c->state != SL_TCP_CLOSE_WAIT)
-			c->ka_at = 0; /* closing: the FIN's retransmissions take over */
-		if (due(c->ka_at, now_ns)) {
-			if (c->ka_probes >= n->cfg.keepalive_probes) {
-				conn_reset(c, -ETIMEDOUT);
-				continue;
-			}
-			/* An old sequence number, so the peer must answer with an ACK. */
-			c->ka_probes++;
-			c->ka_at = now_ns + (int64_t)n->cfg.keepalive_intvl_ms * NS_PER_MS;
-			send_seg(c, SL_TCP_ACK, c->snd_una - 1, 0);
-		}
-		if (due(c->dack_at, now_ns)) {
-			c->dack_at = 0;
-			c->ack_now = true;
-			output(c);
-		}
-	}
+	n->st.timers_fired += sl_twheel_run(&n->wheel, now_ns, tw_fire, n);
 }
 
 void
@@ -1382,7 +2112,8 @@ sl_net_create(struct sl_net **out, const struct sl_net_cfg *cfg, const struct sl
 {
 	struct sl_net *n;
 	uint32_t nb = 1;
-	size_t per;
+	size_t per, sbuf_len, rx_len;
+	int r;
 
 	*out = NULL;
 	if (!cfg->max_conns || cfg->max_conns > (1u << 24) || !pow2(cfg->rcvbuf_bytes) ||
@@ -1416,9 +2147,36 @@ sl_net_create(struct sl_net **out, const struct sl_net_cfg *cfg, const struct sl
 		n->cfg.keepalive_probes = 9;
 	if (!n->cfg.max_retries)
 		n->cfg.max_retries = 8;
+	if (!n->cfg.arp_entries)
+		n->cfg.arp_entries = 256;
+	if (!n->cfg.arp_reachable_ms)
+		n->cfg.arp_reachable_ms = 60000;
+	if (!n->cfg.arp_retry_ms)
+		n->cfg.arp_retry_ms = 1000;
+	if (!n->cfg.arp_tries)
+		n->cfg.arp_tries = 3;
+	/* A contiguous netmask, and a gateway on the link. */
+	if ((~n->cfg.netmask & (~n->cfg.netmask + 1)) ||
+	    (n->cfg.gateway && ((n->cfg.gateway ^ n->cfg.ip) & n->cfg.netmask)) ||
+	    n->cfg.arp_tries > 255)
+		goto out_inval;
 	n->mss = (uint16_t)(n->cfg.mtu - SL_IPV4_HLEN - SL_TCP_HLEN);
 	if (n->cfg.rcvbuf_bytes < 2u * n->mss)
 		goto out_inval;
+	n->zc = n->cfg.rx_zero_copy;
+	n->rx_copy_max = n->cfg.rx_copy_max ? n->cfg.rx_copy_max : 256;
+	if (n->zc) {
+		uint32_t want = (n->cfg.rcvbuf_bytes + n->mss - 13u) / (n->mss - 12u);
+
+		if (n->cfg.rx_frames && (!pow2(n->cfg.rx_frames) || n->cfg.rx_frames > 65536))
+			goto out_inval;
+		n->rx_frames = n->cfg.rx_frames;
+		if (!n->rx_frames) {
+			n->rx_frames = 4;
+			while (n->rx_frames < want && n->rx_frames < 65536)
+				n->rx_frames <<= 1;
+		}
+	}
 	/* The smallest shift that lets the whole receive ring be advertised. */
 	while (n->our_wscale < WSCALE_MAX && (n->cfg.rcvbuf_bytes >> n->our_wscale) > 0xffff)
 		n->our_wscale++;
@@ -1429,7 +2187,11 @@ sl_net_create(struct sl_net **out, const struct sl_net_cfg *cfg, const struct sl
 	n->conns = calloc(n->cfg.max_conns, sizeof(*n->conns));
 	n->buckets = malloc(nb * sizeof(*n->buckets));
 	n->listeners = calloc(n->cfg.max_listeners, sizeof(*n->listeners));
-	per = (size_t)n->cfg.rcvbuf_bytes + n->cfg.sndbuf_bytes;
+	/* Per connection: send ring, then the receive ring (copy) or the two frame arrays
+	 * (zero copy; the send ring is padded so they are aligned). */
+	sbuf_len = SL_MAX((size_t)n->cfg.sndbuf_bytes, (size_t)64);
+	rx_len = n->zc ? 2 * (size_t)n->rx_frames * sizeof(struct rxf) : n->cfg.rcvbuf_bytes;
+	per = sbuf_len + rx_len;
 	n->ring_mem_len = per * n->cfg.max_conns;
 	n->ring_mem = mmap(NULL, n->ring_mem_len, PROT_READ | PROT_WRITE,
 	                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
@@ -1439,12 +2201,23 @@ sl_net_create(struct sl_net **out, const struct sl_net_cfg *cfg, const struct sl
 		sl_net_destroy(n);
 		return -ENOMEM;
 	}
+	r = sl_arp_tbl_init(&n->arp, n->cfg.arp_entries);
+	if (r < 0) {
+		sl_net_destroy(n);
+		return r;
+	}
+	sl_twheel_init(&n->wheel, 0);
 	memset(n->buckets, 0xff, nb * sizeof(*n->buckets));
 	for (uint32_t i = 0; i < n->cfg.max_conns; i++) {
 		n->conns[i].idx = i;
 		n->conns[i].net = n;
-		n->conns[i].rbuf = n->ring_mem + per * i;
-		n->conns[i].sbuf = n->conns[i].rbuf + n->cfg.rcvbuf_bytes;
+		n->conns[i].sbuf = n->ring_mem + per * i;
+		if (n->zc) {
+			n->conns[i].rxq = (struct rxf *)(void *)(n->conns[i].sbuf + sbuf_len);
+			n->conns[i].oof = n->conns[i].rxq + n->rx_frames;
+		} else {
+			n->conns[i].rbuf = n->conns[i].sbuf + sbuf_len;
+		}
 		n->conns[i].hnext = i + 1 < n->cfg.max_conns ? i + 1 : NIL;
 	}
 	n->free_head = 0;
@@ -1462,8 +2235,15 @@ sl_net_destroy(struct sl_net *n)
 		return;
 	for (unsigned i = 0; i < n->ntx; i++)
 		n->io.free(n->io.ctx, n->tx[i]);
+	if (n->conns && n->ring_mem)
+		for (uint32_t i = 0; i < n->cfg.max_conns; i++)
+			if (n->conns[i].in_use) {
+				rx_drop_all(&n->conns[i]);
+				txq_fail(&n->conns[i], -ECANCELED);
+			}
 	if (n->ring_mem)
 		munmap(n->ring_mem, n->ring_mem_len);
+	sl_arp_tbl_fini(&n->arp);
 	free(n->listeners);
 	free(n->buckets);
 	free(n->conns);
@@ -1498,6 +2278,8 @@ sl_tcp_connect(struct sl_net *n, struct sl_tcp_conn **out, uint32_t ip, uint16_t
                uint16_t lport, const uint8_t dst_mac[6], int64_t now_ns)
 {
 	struct sl_tcp_conn *c;
+	struct sl_arp_ent *e = NULL;
+	uint32_t nh = 0;
 
 	*out = NULL;
 	n->now = now_ns;
@@ -1516,10 +2298,40 @@ sl_tcp_connect(struct sl_net *n, struct sl_tcp_conn **out, uint32_t ip, uint16_t
 	} else if (conn_lookup(n, ip, port, lport)) {
 		return -EADDRINUSE;
 	}
-	c = conn_alloc(n);
-	if (!c)
+	if (n->free_head == NIL)
 		return -ENOMEM;
-	memcpy(c->rmac, dst_mac, 6);
+	if (!dst_mac) {
+		nh = next_hop(n, ip);
+		if (!nh)
+			return -ENETUNREACH;
+		e = sl_arp_tbl_find(&n->arp, nh);
+		if (!e) {
+			e = sl_arp_tbl_add(&n->arp, &n->wheel, nh);
+			if (!e)
+				return -ENOBUFS;
+			e->timer.kind = TW_ARP;
+			e->state = SL_ARP_INCOMPLETE;
+			arp_try(n, e);
+		} else if (e->state == SL_ARP_REACHABLE && !e->probing &&
+		           now_ns - e->expire_at >= 0) {
+			/* Stale: use it, and confirm it (a failed probe drops the entry). */
+			e->probing = true;
+			e->tries = 0;
+			arp_try(n, e);
+		}
+	}
+	c = conn_alloc(n);
+	if (dst_mac) {
+		memcpy(c->rmac, dst_mac, 6);
+	} else if (e->state == SL_ARP_REACHABLE) {
+		memcpy(c->rmac, e->mac, 6);
+	} else {
+		/* The SYN waits (output() holds it) until arp_learn() or arp_timer(). */
+		c->arp_wait = true;
+		c->nh_ip = nh;
+		c->arp_next = e->waiters;
+		e->waiters = c->idx;
+	}
 	c->rip = ip;
 	c->rport = port;
 	c->lport = lport;
@@ -1536,20 +2348,56 @@ sl_tcp_connect(struct sl_net *n, struct sl_tcp_conn **out, uint32_t ip, uint16_t
 }
 
 unsigned
-sl_tcp_rx_peek(const struct sl_tcp_conn *c, struct iovec iov[2])
+sl_tcp_rx_peekv(const struct sl_tcp_conn *c, size_t off, struct iovec *iov, unsigned max)
 {
-	uint32_t size = c->net->cfg.rcvbuf_bytes, first;
+	uint32_t size = c->net->cfg.rcvbuf_bytes, at, len, first;
+	unsigned k = 0;
 
-	if (!c->rq_len)
+	if (off >= c->rq_len || !max)
 		return 0;
-	first = SL_MIN(c->rq_len, size - c->rq_head);
-	iov[0].iov_base = c->rbuf + c->rq_head;
+	if (c->net->zc) {
+		for (uint32_t i = 0; i < c->rxq_cnt && k < max; i++) {
+			const struct rxf *e = rxq_at(c, i);
+
+			if (off >= e->len) {
+				off -= e->len;
+				continue;
+			}
+			iov[k].iov_base = e->p->data + e->off + off;
+			iov[k].iov_len = e->len - off;
+			off = 0;
+			k++;
+		}
+		return k;
+	}
+	at = (c->rq_head + (uint32_t)off) & (size - 1);
+	len = c->rq_len - (uint32_t)off;
+	first = SL_MIN(len, size - at);
+	iov[0].iov_base = c->rbuf + at;
 	iov[0].iov_len = first;
-	if (first == c->rq_len)
+	if (first == len || max < 2)
 		return 1;
 	iov[1].iov_base = c->rbuf;
-	iov[1].iov_len = c->rq_len - first;
+	iov[1].iov_len = len - first;
 	return 2;
+}
+
+unsigned
+sl_tcp_rx_peek(const struct sl_tcp_conn *c, struct iovec iov[2])
+{
+	return sl_tcp_rx_peekv(c, 0, iov, 2);
+}
+
+size_t
+sl_tcp_rx_window(const struct sl_tcp_conn *c)
+{
+	return rcv_space(c);
+}
+
+unsigned
+sl_tcp_rx_frames(const struct sl_tcp_conn *c)
+{
+	return c->net->zc ? rx_held(c) : 0;
 }
 
 size_t
@@ -1567,7 +2415,26 @@ sl_tcp_rx_consume(struct sl_tcp_conn *c, size_t bytes, int64_t now_ns)
 	if (bytes > c->rq_len)
 		bytes = c->rq_len;
 	n->now = now_ns;
-	c->rq_head = (c->rq_head + (uint32_t)bytes) & (n->cfg.rcvbuf_bytes - 1);
+	if (n->zc) {
+		size_t left = bytes;
+
+		/* Frames wholly consumed go back to the port. */
+		while (left) {
+			struct rxf *e = rxq_at(c, 0);
+
+			if (left < e->len) {
+				e->off = (uint16_t)(e->off + left);
+				e->len = (uint16_t)(e->len - left);
+				break;
+			}
+			left -= e->len;
+			rxf_put(n, e->p);
+			c->rxq_head = (c->rxq_head + 1) & (n->rx_frames - 1);
+			c->rxq_cnt--;
+		}
+	} else {
+		c->rq_head = (c->rq_head + (uint32_t)bytes) & (n->cfg.rcvbuf_bytes - 1);
+	}
 	c->rq_len -= (uint32_t)bytes;
 	if (c->state == SL_TCP_CLOSED || c->state == SL_TCP_SYN_SENT ||
 	    c->state == SL_TCP_SYN_RCVD || c->rx_ended)
@@ -1597,12 +2464,25 @@ sl_tcp_send(struct sl_tcp_conn *c, const struct iovec *iov, unsigned cnt, int64_
 		const uint8_t *p = iov[i].iov_base;
 		size_t len = iov[i].iov_len;
 
-		while (len && c->sq_len < size) {
-			uint32_t at = (c->sq_head + c->sq_len) & (size - 1);
-			uint32_t k =
-			        (uint32_t)SL_MIN(len, (size_t)SL_MIN(size - c->sq_len, size - at));
+		while (len && c->sq_ring < size && c->sq_len < SQ_MAX) {
+			uint32_t at = (c->sq_head + c->sq_ring) & (size - 1);
+			uint32_t k = (uint32_t)SL_MIN(
+			        len, (size_t)SL_MIN(SL_MIN(size - c->sq_ring, size - at),
+			                            SQ_MAX - c->sq_len));
+			struct txd *d = c->txd_cnt ? txd_at(c, c->txd_cnt - 1) : NULL;
 
+			/* Copied bytes extend the last chunk if it is a ring one. */
+			if (!d || d->ext) {
+				if (c->txd_cnt == TXD_MAX)
+					break;
+				d = txd_at(c, c->txd_cnt++);
+				d->ext = NULL;
+				d->ref = NULL;
+				d->len = 0;
+			}
 			memcpy(c->sbuf + at, p, k);
+			d->len += k;
+			c->sq_ring += k;
 			c->sq_len += k;
 			p += k;
 			len -= k;
@@ -1613,10 +2493,41 @@ sl_tcp_send(struct sl_tcp_conn *c, const struct iovec *iov, unsigned cnt, int64_
 	return (ssize_t)took;
 }
 
+int
+sl_tcp_send_ref(struct sl_tcp_conn *c, const void *buf, size_t len, void *ref, int64_t now_ns)
+{
+	struct txd *d;
+
+	if (c->fin_queued || c->state == SL_TCP_CLOSED)
+		return -EPIPE;
+	if (c->state != SL_TCP_ESTABLISHED && c->state != SL_TCP_CLOSE_WAIT)
+		return -ENOTCONN;
+	if (!len || len > SQ_MAX - c->sq_len)
+		return -EINVAL;
+	if (c->txd_cnt == TXD_MAX)
+		return -EAGAIN;
+	c->net->now = now_ns;
+	d = txd_at(c, c->txd_cnt++);
+	d->ext = buf;
+	d->ref = ref;
+	d->len = (uint32_t)len;
+	c->sq_len += (uint32_t)len;
+	output(c);
+	return 0;
+}
+
 size_t
 sl_tcp_send_space(const struct sl_tcp_conn *c)
 {
-	return c->net->cfg.sndbuf_bytes - c->sq_len;
+	if (c->txd_cnt == TXD_MAX && txd_at(c, TXD_MAX - 1)->ext)
+		return 0; /* no chunk left for copied bytes */
+	return SL_MIN(c->net->cfg.sndbuf_bytes - c->sq_ring, SQ_MAX - c->sq_len);
+}
+
+unsigned
+sl_tcp_send_refs_free(const struct sl_tcp_conn *c)
+{
+	return TXD_MAX - c->txd_cnt;
 }
 
 void
@@ -1626,6 +2537,7 @@ sl_tcp_close(struct sl_tcp_conn *c, int64_t now_ns)
 
 	n->now = now_ns;
 	c->user_done = true;
+	rx_drop_all(c); /* nobody reads them any more */
 	switch (c->state) {
 	case SL_TCP_CLOSED:
 		conn_free(c);

@@ -8,14 +8,23 @@
  *   op % 4 == 0  raw frame:  len (1 byte) then len frame bytes, handed to sl_net_rx as is
  *   op % 4 == 1  segment:    peer (1), flags (1), seq delta (2), ack delta (2), win (2),
  *                            options mask (1), payload len (1): a valid Ethernet/IPv4/TCP
- *                            frame to port 9092 from one of four peers, with seq/ack taken
+ *                            frame to port 9092 from one of four peers (flags & 0x80: with
+ *                            SACK blocks derived from the fields), with seq/ack taken
  *                            relative to what the stack last sent that peer (so the fuzzer
  *                            reaches established states), payload from the input
  *   op % 4 == 2  clock:      step (1): advance 1 + step * 8 ms and run the timers
- *   op % 4 == 3  user call:  which (1), arg (1): send / consume / close / abort / connect
+ *   op % 4 == 3  user call:  which (1), arg (1): send (copied, or by reference) / consume /
+ *                            close / abort / connect
+ *                            (connect: arg & 0x40 resolves the MAC through ARP, arg & 0x20
+ *                            picks an address off the /24, reached through the gateway)
+ * Every input runs twice: with the copying receive path, then with zero-copy receive (a
+ * budget of 4 frames per connection, small payloads copied into tailroom up to 64 bytes).
  * Checks, besides "no crash, no leak, no out-of-bounds access": every packet goes back to
- * the port exactly once (double frees abort; the pool is empty after destroy), and the
- * stack's frames always parse back with valid checksums.
+ * the port exactly once (double frees abort; the pool is empty after destroy), the
+ * stack's frames always parse back with valid checksums, the received pieces add up to
+ * sl_tcp_rx_avail (zero copy: each inside a frame the port has out), a connection never
+ * holds more frames than its budget, and every reference sl_tcp_send_ref took is given
+ * back through tx_done exactly once by the end.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -42,6 +51,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define NCONN 8
 #define OUR_IP 0x0a000001u
 #define PEER_IP0 0x0a000010u
+#define ZC_FRAMES 4
 
 struct peer {
 	uint32_t next_seq;  /* what the stack acked last */
@@ -58,6 +68,8 @@ struct fz {
 	unsigned nconns;
 	struct sl_net *n;
 	int64_t now;
+	bool zc;
+	long refs; /* sl_tcp_send_ref calls accepted minus tx_done calls */
 };
 
 static const uint8_t our_mac[6] = {2, 0, 0, 0, 0, 1}, peer_mac[6] = {2, 0, 0, 0, 0, 2};
@@ -140,16 +152,33 @@ cb_est(void *arg, struct sl_tcp_conn *c)
 static void
 cb_read(void *arg, struct sl_tcp_conn *c)
 {
-	struct iovec iov[2];
-	unsigned k = sl_tcp_rx_peek(c, iov);
+	struct fz *f = arg;
+	struct iovec iov[ZC_FRAMES];
+	unsigned k = f->zc ? sl_tcp_rx_peekv(c, 0, iov, ZC_FRAMES) : sl_tcp_rx_peek(c, iov);
 	size_t sum = 0;
 
-	(void)arg;
 	for (unsigned i = 0; i < k; i++) {
+		const uint8_t *b = iov[i].iov_base, *base = &f->bufs[0][0];
+
 		CHECK(iov[i].iov_len > 0);
 		sum += iov[i].iov_len;
+		if (f->zc) {
+			CHECK(b >= base && b + iov[i].iov_len <= base + sizeof(f->bufs));
+			CHECK(f->used[(size_t)(b - base) / FRAME]);
+		}
 	}
 	CHECK(sum == sl_tcp_rx_avail(c));
+	CHECK(sl_tcp_rx_frames(c) <= (f->zc ? ZC_FRAMES : 0));
+}
+
+static void
+cb_tx_done(void *arg, void *ref, int err)
+{
+	struct fz *f = arg;
+
+	CHECK(ref == f && err <= 0);
+	f->refs--;
+	CHECK(f->refs >= 0);
 }
 
 static void
@@ -183,6 +212,16 @@ do_segment(struct fz *f, const uint8_t *r, const uint8_t *payload, size_t plen)
 	s.opts.wscale = r[8] >> 4;
 	s.opts.has_ts = r[8] & 4;
 	s.opts.sack_ok = r[8] & 8;
+	if (r[1] & 0x80) {
+		/* SACK blocks around the stack's send sequence instead of the SYN options
+		 * (which would not fit beside them): up to 3 with a timestamp, 4 without. */
+		s.opts.has_mss = s.opts.has_ws = s.opts.sack_ok = false;
+		s.opts.nsack = (uint8_t)(1 + r[3] % (s.opts.has_ts ? 3 : 4));
+		for (unsigned b = 0; b < s.opts.nsack; b++) {
+			s.opts.sack[b].start = s.ack + (uint32_t)r[8] * 64 * (b + 1);
+			s.opts.sack[b].end = s.opts.sack[b].start + 1u + (uint32_t)r[6] * 16;
+		}
+	}
 	s.data = &iov;
 	s.ndata = 1;
 	s.data_len = plen;
@@ -201,8 +240,11 @@ do_user(struct fz *f, uint8_t which, uint8_t arg)
 	unsigned i;
 
 	if (which % 8 == 7) {
-		if (f->nconns < NCONN && sl_tcp_connect(f->n, &c, PEER_IP0 + arg % NPEER, 9000, 0,
-		                                        peer_mac, f->now) == 0)
+		uint32_t ip = PEER_IP0 + arg % NPEER + ((arg & 0x20) ? 0x100u : 0);
+
+		if (f->nconns < NCONN &&
+		    sl_tcp_connect(f->n, &c, ip, 9000, 0, (arg & 0x40) ? NULL : peer_mac, f->now) ==
+		            0)
 			f->conns[f->nconns++] = c;
 		return;
 	}
@@ -212,11 +254,18 @@ do_user(struct fz *f, uint8_t which, uint8_t arg)
 	c = f->conns[i];
 	switch (which % 8) {
 	case 0:
-	case 1:
-	case 2: {
+	case 1: {
 		ssize_t r = sl_tcp_send(c, iov, 1 + (which & 1), f->now);
 
 		CHECK(r >= 0 || r == -EPIPE || r == -ENOTCONN);
+		break;
+	}
+	case 2: {
+		int r = sl_tcp_send_ref(c, junk + (arg & 0x3f), 1 + (size_t)arg, f, f->now);
+
+		CHECK(r == 0 || r == -EAGAIN || r == -EPIPE || r == -ENOTCONN);
+		if (r == 0)
+			f->refs++;
 		break;
 	}
 	case 3:
@@ -234,8 +283,8 @@ do_user(struct fz *f, uint8_t which, uint8_t arg)
 	}
 }
 
-int
-LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+static void
+run(const uint8_t *data, size_t size, bool zc)
 {
 	static struct fz f;
 	struct sl_net_cfg cfg;
@@ -243,6 +292,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t i = 0;
 
 	memset(&f, 0, sizeof(f));
+	f.zc = zc;
 	memset(&cfg, 0, sizeof(cfg));
 	memcpy(cfg.mac, our_mac, 6);
 	cfg.ip = OUR_IP;
@@ -251,8 +301,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cfg.sndbuf_bytes = 2048;
 	cfg.secret = 42;
 	cfg.max_retries = 4;
+	cfg.netmask = 0xffffff00u;
+	cfg.gateway = PEER_IP0 + NPEER; /* 10.0.0.20 */
+	cfg.arp_entries = 4;
+	cfg.rx_zero_copy = zc;
+	cfg.rx_frames = ZC_FRAMES;
+	cfg.rx_copy_max = 64;
 	cfg.cb.established = cb_est;
 	cfg.cb.readable = cb_read;
+	cfg.cb.tx_done = cb_tx_done;
 	cfg.cb.arg = &f;
 	f.now = 1000000000LL;
 	CHECK(sl_net_create(&f.n, &cfg, &io) == 0);
@@ -312,5 +369,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	sl_net_destroy(f.n);
 	CHECK(f.nused == 0);
+	CHECK(f.refs == 0);
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	run(data, size, false);
+	run(data, size, true);
 	return 0;
 }
