@@ -67,6 +67,8 @@ struct sl_outq {
 struct sl_shard;
 struct sl_part;
 struct sl_pop;
+struct sl_dxport;
+struct sl_dpdk_port;
 
 enum sl_pop_kind {
 	SL_POP_APPEND = 1,
@@ -141,6 +143,8 @@ struct sl_shard {
 	struct sl_store *store;
 	struct sl_uxport xp;
 	bool xp_ready;
+	struct sl_dxport *dx; /* DPDK mode, network shard: the transport (xp has no listener) */
+	uint32_t idle_spins;
 	struct sl_kconn_cfg kcfg;
 	/* rings: in[j] from shard j, out[j] to shard j (NULL for j == id) */
 	struct sl_ring *from_ctrl, *to_ctrl;
@@ -190,6 +194,9 @@ struct sl_dp {
 	size_t napis;
 	_Atomic int phase;
 	_Atomic uint32_t drained_cnt;
+	struct sl_dpdk_port *port; /* DPDK mode */
+	uint16_t nnet;             /* shards 0..nnet-1 each poll their queue of port */
+	bool eal_up;
 };
 
 /* ---- shard.c ---- */

@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 #include "common/bytes.h"
@@ -35,10 +36,16 @@
 #include "dataplane/dp_int.h"
 #include "storage/pstate.h"
 #include "storage/rbatch.h"
+#ifdef SL_HAVE_DPDK
+#include "dataplane/dpdk/port.h"
+#include "dataplane/xport_dpdk.h"
+#endif
 
 #define IDLE_WAIT_NS (100 * 1000000LL)
 #define BUSY_WAIT_NS (100 * 1000LL)
 #define RING_BURST 256
+/* DPDK network shard: loop iterations without work before it naps (idle_sleep_us). */
+#define IDLE_SPINS 1024
 
 /* The APIs the data plane implements itself (README's ranges). */
 static const struct sl_api_range dp_apis[] = {
@@ -680,6 +687,10 @@ rings_empty(struct sl_shard *s)
 static bool
 conns_idle(struct sl_shard *s)
 {
+#ifdef SL_HAVE_DPDK
+	if (s->dx && !sl_dxport_conns_idle(s->dx))
+		return false;
+#endif
 	for (unsigned i = 0; i < s->xp.cfg.max_conns; i++) {
 		struct sl_uconn *uc = &s->xp.conns[i];
 
@@ -690,13 +701,36 @@ conns_idle(struct sl_shard *s)
 }
 
 static void
+dx_close_all(struct sl_shard *s)
+{
+#ifdef SL_HAVE_DPDK
+	if (s->dx)
+		sl_dxport_close_all(s->dx);
+#else
+	(void)s;
+#endif
+}
+
+static bool
+dx_idle(struct sl_shard *s)
+{
+#ifdef SL_HAVE_DPDK
+	return !s->dx || sl_dxport_idle(s->dx);
+#else
+	(void)s;
+	return true;
+#endif
+}
+
+static void
 drain_step(struct sl_shard *s)
 {
 	if (!s->listening && !s->drained && s->xp.lfd < 0 && !s->xp.accept_armed) {
 		/* Requests all answered (or the connections gone). */
 		if (conns_idle(s)) {
 			sl_uxport_close_all(&s->xp);
-			if (sl_uxport_idle(&s->xp) && !s->retry_head) {
+			dx_close_all(s);
+			if (sl_uxport_idle(&s->xp) && dx_idle(s) && !s->retry_head) {
 				s->drained = true;
 				atomic_fetch_add(&s->dp->drained_cnt, 1);
 			}
@@ -709,6 +743,12 @@ drain_start(struct sl_shard *s)
 {
 	s->listening = false;
 	sl_uxport_stop_listen(&s->xp);
+#ifdef SL_HAVE_DPDK
+	if (s->dx) {
+		sl_dxport_stop_listen(s->dx);
+		sl_dxport_hold_all(s->dx);
+	}
+#endif
 	for (unsigned i = 0; i < s->xp.cfg.max_conns; i++)
 		if (s->xp.conns[i].in_use && !s->xp.conns[i].k.closing)
 			sl_kconn_hold(&s->xp.conns[i].k);
@@ -750,10 +790,19 @@ shard_main(void *arg)
 		s->lfd = -1;
 		s->listening = true;
 	}
+#ifdef SL_HAVE_DPDK
+	if (s->dx) {
+		/* An lcore id of its own gives the mempools a per-thread cache. */
+		if (sl_dpdk_thread_register() < 0)
+			SL_WARN("shard %u: not registered with the EAL (mempools without cache)",
+			        s->id);
+		s->listening = true;
+	}
+#endif
 	for (;;) {
 		int phase = atomic_load_explicit(&dp->phase, memory_order_acquire);
 		int64_t wait_ns;
-		unsigned wait_nr = 1;
+		unsigned wait_nr = 1, work = 0;
 
 		s->now_ns = sl_now_ns();
 		s->now_ms = sl_wall_ms();
@@ -763,7 +812,11 @@ shard_main(void *arg)
 				drain_start(s);
 			seen_phase = phase;
 		}
-		drain_rings(s);
+#ifdef SL_HAVE_DPDK
+		if (s->dx)
+			work += sl_dxport_poll(s->dx, s->now_ns);
+#endif
+		work += drain_rings(s);
 		sl_shard_retry_appends(s);
 		timers_run(s, phase >= 1);
 		sl_uxport_poll(&s->xp);
@@ -779,11 +832,29 @@ shard_main(void *arg)
 			 * dropped (they may have left already). */
 			if (!s->drained) {
 				sl_uxport_close_all(&s->xp);
+				dx_close_all(s);
 				s->drained = true;
 			}
 			if (!sl_store_busy(s->store) && rings_empty(s))
 				break;
 		}
+#ifdef SL_HAVE_DPDK
+		if (s->dx) {
+			int n;
+
+			/* Busy poll: responses out, storage completions in, never block. */
+			sl_dxport_flush(s->dx, s->now_ns);
+			n = sl_uring_run(&s->ring, 0, 0);
+			work += n > 0 ? (unsigned)n : 0;
+			if (work) {
+				s->idle_spins = 0;
+			} else if (++s->idle_spins > IDLE_SPINS && dp->o.dpdk.idle_sleep_us) {
+				s->idle_spins = 0;
+				usleep(dp->o.dpdk.idle_sleep_us);
+			}
+			continue;
+		}
+#endif
 		efd_arm(s);
 
 		wait_ns = IDLE_WAIT_NS;
@@ -804,6 +875,22 @@ shard_main(void *arg)
 		sl_uring_run(&s->ring, wait_nr, wait_nr ? wait_ns : 0);
 		atomic_store_explicit(&s->sleeping, 0, memory_order_relaxed);
 	}
+#ifdef SL_HAVE_DPDK
+	if (s->dx) {
+		struct sl_dxport_stats ds;
+
+		sl_dxport_flush(s->dx, sl_now_ns()); /* the last FINs */
+		sl_dxport_stats_get(s->dx, &ds);
+		SL_INFO("dpdk: shard %u: %llu connections accepted (%llu refused); stack: rx %llu "
+		        "pkts (%llu dropped), tx %llu pkts (%llu dropped), %llu retransmits (%llu "
+		        "fast, %llu timeouts), %llu out-of-order segments",
+		        s->id, (unsigned long long)ds.accepted, (unsigned long long)ds.refused,
+		        (unsigned long long)ds.rx_pkts, (unsigned long long)ds.rx_drop,
+		        (unsigned long long)ds.tx_pkts, (unsigned long long)ds.tx_drop,
+		        (unsigned long long)ds.retrans, (unsigned long long)ds.fast_retrans,
+		        (unsigned long long)ds.rto_expired, (unsigned long long)ds.ooo_segs);
+	}
+#endif
 	/* Stop: every log flushed and closed; the metadata reader announces it is gone. */
 	sl_shard_close_logs(s);
 	while (sl_store_busy(s->store)) {
@@ -812,10 +899,145 @@ shard_main(void *arg)
 	}
 	if (dp->ctrl.meta_pub)
 		sl_meta_quiesce(dp->ctrl.meta_pub, s->id);
+#ifdef SL_HAVE_DPDK
+	if (s->dx)
+		sl_dpdk_thread_unregister();
+#endif
 	return NULL;
 }
 
 /* ---- life ---- */
+
+#ifdef SL_HAVE_DPDK
+static int
+dx_create(struct sl_dp *dp, struct sl_shard *s)
+{
+	const struct sl_dp_dpdk_opts *d = &dp->o.dpdk;
+	struct sl_dxport_cfg cfg;
+	struct sl_pkt_io io;
+	int rc;
+
+	rc = sl_dpdk_port_io(dp->port, s->id, &io); /* shard i polls queue i */
+	if (rc < 0)
+		return rc;
+	memset(&cfg, 0, sizeof(cfg));
+	sl_dpdk_port_mac(dp->port, cfg.mac);
+	cfg.ip = d->ip;
+	cfg.netmask = d->prefix_len ? ~0u << (32 - d->prefix_len) : 0;
+	cfg.gateway = d->gateway;
+	cfg.mtu = d->mtu;
+	cfg.max_conns = d->max_conns ? d->max_conns : dp->o.xport.max_conns;
+	cfg.rcvbuf_bytes = d->rcvbuf_bytes;
+	cfg.sndbuf_bytes = d->sndbuf_bytes;
+	cfg.tx_csum_offload = sl_dpdk_port_tx_csum_offload(dp->port);
+	if (getrandom(&cfg.secret, sizeof(cfg.secret), 0) != (ssize_t)sizeof(cfg.secret))
+		cfg.secret = (uint64_t)sl_now_ns() * 0x9e3779b97f4a7c15ull;
+	return sl_dxport_create(&s->dx, &cfg, &io, &s->kcfg, s);
+}
+
+/* Starts the EAL and the port (start-up, main thread). The EAL pins the calling thread
+ * to its main lcore: the affinity is put back so shards and control pick their CPUs as
+ * in kernel mode. */
+static int
+dpdk_start(struct sl_dp *dp)
+{
+	const struct sl_dp_dpdk_opts *d = &dp->o.dpdk;
+	struct sl_dpdk_port_cfg pc;
+	cpu_set_t saved;
+	bool have_saved;
+	int rc;
+
+	if (!d->ip)
+		return -EINVAL;
+	have_saved = sched_getaffinity(0, sizeof(saved), &saved) == 0;
+	rc = sl_dpdk_eal_init(d->eal_args);
+	if (have_saved)
+		(void)sched_setaffinity(0, sizeof(saved), &saved);
+	if (rc < 0) {
+		SL_ERR("dpdk: EAL start-up failed (dpdk.eal.args=\"%s\"): %s",
+		       d->eal_args ? d->eal_args : "", strerror(-rc));
+		return rc;
+	}
+	dp->eal_up = true;
+	memset(&pc, 0, sizeof(pc));
+	pc.name = d->port_name;
+	pc.nb_queues = dp->n;
+	pc.nb_mbufs = d->nb_mbufs ? d->nb_mbufs : 8192;
+	pc.mtu = d->mtu;
+	pc.promiscuous = false;
+	pc.fault.drop = d->fault_drop;
+	pc.fault.dup = d->fault_dup;
+	pc.fault.reorder = d->fault_reorder;
+	pc.fault.corrupt = d->fault_corrupt;
+	pc.fault.tx_drop = d->fault_tx_drop;
+	pc.fault.tx_corrupt = d->fault_tx_corrupt;
+	pc.fault.seed = d->fault_seed;
+	rc = sl_dpdk_port_create(&dp->port, &pc);
+	if (rc == -EINVAL && pc.nb_queues > 1) {
+		/* Fewer queues than shards (memif, af_packet without qpairs=N): one network
+		 * shard. TODO #dpdk: steer flows to every shard in software. */
+		pc.nb_queues = 1;
+		rc = sl_dpdk_port_create(&dp->port, &pc);
+	}
+	if (rc < 0) {
+		SL_ERR("dpdk: port %s: %s", d->port_name ? d->port_name : "(first)", strerror(-rc));
+		return rc;
+	}
+	dp->nnet = (uint16_t)pc.nb_queues;
+	SL_INFO("dpdk: port %s: %u queue pair(s), %u network shard(s)%s",
+	        d->port_name ? d->port_name : "(first)", pc.nb_queues, dp->nnet,
+	        dp->nnet < dp->n ? " (the device has fewer queues than shards)" : "");
+	return 0;
+}
+
+static void
+dpdk_stop(struct sl_dp *dp)
+{
+	if (dp->port) {
+		struct sl_dpdk_queue_stats qs, sum;
+
+		memset(&sum, 0, sizeof(sum));
+		for (uint16_t q = 0; q < dp->nnet; q++) {
+			sl_dpdk_port_queue_stats(dp->port, q, &qs);
+			sum.rx_pkts += qs.rx_pkts;
+			sum.tx_pkts += qs.tx_pkts;
+			sum.tx_full += qs.tx_full;
+			sum.fault_drop += qs.fault_drop;
+			sum.fault_dup += qs.fault_dup;
+			sum.fault_reorder += qs.fault_reorder;
+			sum.fault_corrupt += qs.fault_corrupt;
+			sum.fault_tx_drop += qs.fault_tx_drop;
+			sum.fault_tx_corrupt += qs.fault_tx_corrupt;
+		}
+		SL_INFO("dpdk: port, %u queue(s): rx %llu tx %llu (ring full %llu), faults "
+		        "injected: "
+		        "drop %llu dup %llu reorder %llu corrupt %llu tx_drop %llu tx_corrupt %llu",
+		        dp->nnet, (unsigned long long)sum.rx_pkts, (unsigned long long)sum.tx_pkts,
+		        (unsigned long long)sum.tx_full, (unsigned long long)sum.fault_drop,
+		        (unsigned long long)sum.fault_dup, (unsigned long long)sum.fault_reorder,
+		        (unsigned long long)sum.fault_corrupt,
+		        (unsigned long long)sum.fault_tx_drop,
+		        (unsigned long long)sum.fault_tx_corrupt);
+		sl_dpdk_port_drain(dp->port);
+		if (sl_dpdk_port_mbufs_in_use(dp->port))
+			SL_WARN("dpdk: %u mbufs not returned at shutdown",
+			        sl_dpdk_port_mbufs_in_use(dp->port));
+		sl_dpdk_port_destroy(dp->port);
+		dp->port = NULL;
+	}
+	if (dp->eal_up)
+		sl_dpdk_eal_fini();
+	dp->eal_up = false;
+}
+#else
+static int
+dx_create(struct sl_dp *dp, struct sl_shard *s)
+{
+	(void)dp;
+	(void)s;
+	return -ENOTSUP;
+}
+#endif
 
 static int
 shard_init(struct sl_dp *dp, struct sl_shard *s, uint16_t id, int cpu)
@@ -854,11 +1076,18 @@ shard_init(struct sl_dp *dp, struct sl_shard *s, uint16_t id, int cpu)
 	if (rc < 0)
 		return rc;
 	s->xp_ready = true;
+	if (dp->port && id < dp->nnet) {
+		rc = dx_create(dp, s);
+		if (rc < 0)
+			return rc;
+	}
 	s->in = calloc(dp->n, sizeof(*s->in));
 	s->out = calloc(dp->n, sizeof(*s->out));
 	s->shard_q = calloc(dp->n, sizeof(*s->shard_q));
 	s->dirty = calloc(dp->n, sizeof(*s->dirty));
-	s->theap_cap = dp->o.xport.max_conns * SL_KCONN_DEPTH + 16;
+	/* every request slot of every connection may arm a timer (DPDK shards: both pools) */
+	s->theap_cap = dp->o.xport.max_conns + (dp->port ? dp->o.dpdk.max_conns : 0);
+	s->theap_cap = s->theap_cap * SL_KCONN_DEPTH + 16;
 	s->theap = calloc(s->theap_cap, sizeof(*s->theap));
 	if (!s->in || !s->out || !s->shard_q || !s->dirty || !s->theap)
 		return -ENOMEM;
@@ -874,6 +1103,10 @@ shard_init(struct sl_dp *dp, struct sl_shard *s, uint16_t id, int cpu)
 static void
 shard_fini(struct sl_shard *s)
 {
+#ifdef SL_HAVE_DPDK
+	sl_dxport_destroy(s->dx);
+	s->dx = NULL;
+#endif
 	if (s->xp_ready)
 		sl_uxport_fini(&s->xp);
 	s->xp_ready = false;
@@ -961,6 +1194,16 @@ sl_dp_create(struct sl_dp **out, const struct sl_dp_opts *o)
 				if (rc < 0)
 					goto out_free;
 			}
+	if (o->dpdk.enabled) {
+#ifdef SL_HAVE_DPDK
+		rc = dpdk_start(dp);
+#else
+		SL_ERR("dataplane=dpdk: this build has no DPDK (libdpdk not found)");
+		rc = -ENOTSUP;
+#endif
+		if (rc < 0)
+			goto out_free;
+	}
 	for (uint16_t i = 0; i < dp->n; i++) {
 		rc = shard_init(dp, &dp->shards[i], i, cpu_for(i, o->cpu_offset));
 		if (rc < 0) {
@@ -993,8 +1236,26 @@ sl_dp_listen(struct sl_dp *dp, const char *host, int port, int *port_out)
 {
 	int p = port;
 
+#ifdef SL_HAVE_DPDK
+	if (dp->port) {
+		if (port <= 0 || port > 65535)
+			return -EINVAL;
+		for (uint16_t i = 0; i < dp->n; i++) {
+			int rc;
+
+			if (!dp->shards[i].dx)
+				continue;
+			rc = sl_dxport_listen(dp->shards[i].dx, (uint16_t)port);
+			if (rc < 0)
+				return rc;
+		}
+		if (port_out)
+			*port_out = port;
+		return 0;
+	}
+#endif
 	for (uint16_t i = 0; i < dp->n; i++) {
-		int fd = sl_tcp_listen(host, p, 1024, &p);
+		int fd = sl_uxport_tcp_listen(host, p, 1024, &p);
 
 		if (fd < 0)
 			return fd;
@@ -1077,6 +1338,9 @@ sl_dp_destroy(struct sl_dp *dp)
 			if (dp->shards[i].dp)
 				shard_fini(&dp->shards[i]);
 	}
+#ifdef SL_HAVE_DPDK
+	dpdk_stop(dp); /* after the stacks (shard_fini) gave every mbuf back */
+#endif
 	if (dp->rings)
 		for (size_t k = 0; k < (size_t)dp->n * dp->n; k++)
 			sl_ring_fini(&dp->rings[k]);
@@ -1100,5 +1364,14 @@ sl_dp_get_stats(struct sl_dp *dp, struct sl_dp_stats *out)
 		out->ctrl_reqs += atomic_load_explicit(&s->st_ctrl, memory_order_relaxed);
 		out->conns += s->xp.nconns;
 		out->partitions += s->nparts;
+#ifdef SL_HAVE_DPDK
+		if (s->dx) {
+			struct sl_dxport_stats ds;
+
+			sl_dxport_stats_get(s->dx, &ds);
+			out->accepted += ds.accepted;
+			out->conns += ds.conns;
+		}
+#endif
 	}
 }

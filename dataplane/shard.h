@@ -37,6 +37,35 @@ extern "C" {
 
 struct sl_dp;
 
+/*
+ * DPDK mode (dataplane=dpdk, D1): the EAL starts in sl_dp_create with eal_args, and the port
+ * (port_name, or the first one the EAL probed) gets one RX/TX queue pair per shard when the
+ * device has that many (RSS, or net_af_packet with qpairs=N, where the kernel's fanout
+ * hash keeps each flow on one queue), else one. Each shard with a queue is a network
+ * shard: it busy-polls its queue through its own userspace TCP/IP stack (xport_dpdk.h) and
+ * serves the connections that land there; the other shards run as in kernel mode without
+ * a listener (they own partitions and serve forwarded work). TODO #dpdk: software steering
+ * by flow hash for devices with one queue (memif), symmetric RSS keys for real NICs.
+ */
+struct sl_dp_dpdk_opts {
+	bool enabled;
+	const char *eal_args;   /* dpdk.eal.args */
+	const char *port_name;  /* dpdk.port (NULL: the first port) */
+	uint32_t ip;            /* dpdk.ip, host order */
+	uint8_t prefix_len;     /* dpdk.ip's /prefix (0..32; 0: every address on the link) */
+	uint32_t gateway;       /* dpdk.gateway, host order (0: none) */
+	uint16_t mtu;           /* 1500 if 0 */
+	unsigned nb_mbufs;      /* per queue, 8192 if 0 */
+	unsigned max_conns;     /* per network shard (xport.max_conns if 0); the stack's rings
+	                         * (rcvbuf + sndbuf each, pre-faulted) are sized for 1.25x */
+	uint32_t rcvbuf_bytes;  /* per connection, power of two (256 KiB if 0) */
+	uint32_t sndbuf_bytes;  /* per connection, power of two (256 KiB if 0) */
+	uint32_t idle_sleep_us; /* 0: pure busy poll; else nap this long after idle spins */
+	double fault_drop, fault_dup, fault_reorder, fault_corrupt; /* dpdk.fault.*: received */
+	double fault_tx_drop, fault_tx_corrupt;                     /* ... and sent frames */
+	uint64_t fault_seed;
+};
+
 struct sl_dp_opts {
 	uint16_t nshards;       /* >= 1 */
 	bool pin;               /* pin shard i to a CPU of the allowed set */
@@ -56,6 +85,7 @@ struct sl_dp_opts {
 	 * cleanup.policy=compact logs every compact_backoff_ms (log.cleaner.backoff.ms, 15000). */
 	int64_t retention_check_ms;
 	int64_t compact_backoff_ms;
+	struct sl_dp_dpdk_opts dpdk;
 };
 
 void sl_dp_opts_default(struct sl_dp_opts *o);
@@ -86,7 +116,8 @@ void sl_dp_set_ctrl(struct sl_dp *dp, const struct sl_dp_ctrl *c);
 void sl_dp_wake(void *arg, uint16_t shard);
 
 /* Opens one listening socket per shard on host:port (port 0: a free port, the same for
- * every shard). *port_out gets it. Blocking (start-up). */
+ * every shard). *port_out gets it. Blocking (start-up). DPDK mode: host is ignored, the
+ * network shard listens on port of dpdk.ip (0: -EINVAL). */
 int sl_dp_listen(struct sl_dp *dp, const char *host, int port, int *port_out) SL_MUST_CHECK;
 
 /* Starts the shard threads. Returns 0 or -errno. */

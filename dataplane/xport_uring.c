@@ -615,7 +615,7 @@ sl_uxport_fini(struct sl_uxport *xp)
 }
 
 int
-sl_tcp_listen(const char *host, int port, int backlog, int *port_out)
+sl_uxport_tcp_listen(const char *host, int port, int backlog, int *port_out)
 {
 	struct addrinfo hints, *res = NULL, *ai;
 	char portstr[16];

@@ -124,7 +124,7 @@ void sl_uxport_poll(struct sl_uxport *xp);
  * a free port), SO_REUSEADDR + SO_REUSEPORT so every shard can bind the same port.
  * *port_out gets the bound port. Blocking (start-up). Returns the fd or -errno.
  */
-int sl_tcp_listen(const char *host, int port, int backlog, int *port_out) SL_MUST_CHECK;
+int sl_uxport_tcp_listen(const char *host, int port, int backlog, int *port_out) SL_MUST_CHECK;
 
 #ifdef __cplusplus
 }

@@ -91,7 +91,7 @@ env_init(struct env *e, unsigned nbufs, uint32_t buf_bytes, size_t zc_min)
 	e->kcfg.dispatch = echo_dispatch;
 	e->kcfg.ctx = e;
 	assert_int_equal(sl_uxport_init(&e->xp, &e->u, &xc, &e->kcfg, e, NULL, NULL), 0);
-	lfd = sl_tcp_listen("127.0.0.1", 0, 64, &e->port);
+	lfd = sl_uxport_tcp_listen("127.0.0.1", 0, 64, &e->port);
 	assert_true(lfd >= 0);
 	assert_true(e->port > 0);
 	sl_uxport_listen(&e->xp, lfd);

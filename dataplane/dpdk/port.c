@@ -12,6 +12,7 @@
 
 #include <rte_eal.h>
 #include <rte_errno.h>
+#include <rte_lcore.h>
 #include <rte_ethdev.h>
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
@@ -27,10 +28,11 @@
 
 struct dq {
 	uint16_t port_id, qid;
-	bool tx_ol, rx_ol, faults;
+	bool tx_ol, rx_ol, faults, tx_faults;
 	struct rte_mempool *pool;
 	/* fault thresholds: a frame is hit when a 32-bit draw is below (fraction * 2^32) */
 	uint64_t drop_t, dup_t, reorder_t, corrupt_t;
+	uint64_t tx_drop_t, tx_corrupt_t, tx_rng;
 	uint64_t rng;
 	struct rte_mbuf *held; /* held back by reorder */
 	unsigned st_head, st_cnt;
@@ -92,6 +94,23 @@ sl_dpdk_eal_fini(void)
 	eal_up = false;
 }
 
+int
+sl_dpdk_thread_register(void)
+{
+	if (!eal_up)
+		return -ENODEV;
+	if (rte_lcore_id() != LCORE_ID_ANY)
+		return 0;
+	return rte_thread_register() == 0 ? 0 : -rte_errno;
+}
+
+void
+sl_dpdk_thread_unregister(void)
+{
+	if (eal_up && rte_lcore_id() != LCORE_ID_ANY && rte_lcore_id() != rte_get_main_lcore())
+		rte_thread_unregister();
+}
+
 static int
 get_fraction(struct sl_props *p, const char *key, double *out)
 {
@@ -123,7 +142,9 @@ sl_dpdk_cfg_from_props(struct sl_props *p, struct sl_dpdk_port_cfg *cfg, const c
 	if (get_fraction(p, "dpdk.fault.drop", &f->drop) < 0 ||
 	    get_fraction(p, "dpdk.fault.dup", &f->dup) < 0 ||
 	    get_fraction(p, "dpdk.fault.reorder", &f->reorder) < 0 ||
-	    get_fraction(p, "dpdk.fault.corrupt", &f->corrupt) < 0)
+	    get_fraction(p, "dpdk.fault.corrupt", &f->corrupt) < 0 ||
+	    get_fraction(p, "dpdk.fault.tx_drop", &f->tx_drop) < 0 ||
+	    get_fraction(p, "dpdk.fault.tx_corrupt", &f->tx_corrupt) < 0)
 		return -EINVAL;
 	rc = sl_props_get_i64(p, "dpdk.fault.seed", 0, INT64_MAX, &seed);
 	if (rc < 0)
@@ -308,6 +329,36 @@ io_rx_burst(void *ctx, struct sl_pkt **pkts, unsigned n)
 	return out;
 }
 
+/* Whether the sent frame m is lost; may flip one of its bits (see port.h). */
+static bool
+tx_fault(struct dq *q, struct rte_mbuf *m)
+{
+	uint64_t rng = q->rng;
+	bool drop, corrupt;
+	uint32_t bit;
+
+	/* the transmit side draws from its own sequence */
+	q->rng = q->tx_rng;
+	drop = hit(q, q->tx_drop_t);
+	corrupt = hit(q, q->tx_corrupt_t);
+	bit = rnd32(q);
+	q->tx_rng = q->rng;
+	q->rng = rng;
+	if (drop) {
+		q->st.fault_tx_drop++;
+		rte_pktmbuf_free(m);
+		return true;
+	}
+	if (corrupt && !m->ol_flags && m->data_len > RTE_ETHER_HDR_LEN) {
+		uint32_t nbits = (uint32_t)(m->data_len - RTE_ETHER_HDR_LEN) * 8u, b = bit % nbits;
+		uint8_t *d = rte_pktmbuf_mtod_offset(m, uint8_t *, RTE_ETHER_HDR_LEN);
+
+		d[b / 8] ^= (uint8_t)(1u << (b % 8));
+		q->st.fault_tx_corrupt++;
+	}
+	return false;
+}
+
 static unsigned
 io_tx_burst(void *ctx, struct sl_pkt **pkts, unsigned n)
 {
@@ -341,6 +392,20 @@ io_tx_burst(void *ctx, struct sl_pkt **pkts, unsigned n)
 			}
 			m->ol_flags = ol;
 			mb[i] = m;
+		}
+		if (q->tx_faults) {
+			/* frame by frame, so a dropped frame counts as taken in order */
+			for (i = 0; i < cnt; i++) {
+				if (!tx_fault(q, mb[i]) &&
+				    rte_eth_tx_burst(q->port_id, q->qid, &mb[i], 1) == 0)
+					break;
+			}
+			done += i;
+			if (i < cnt) {
+				q->st.tx_full++;
+				break;
+			}
+			continue;
 		}
 		sent = rte_eth_tx_burst(q->port_id, q->qid, mb, (uint16_t)cnt);
 		done += sent;
@@ -417,13 +482,21 @@ sl_dpdk_port_create(struct sl_dpdk_port **out, const struct sl_dpdk_port_cfg *cf
 	bool faults;
 
 	*out = NULL;
-	if (cfg->name == NULL || nq == 0 || nq > SL_DPDK_MAX_QUEUES)
+	if (nq == 0 || nq > SL_DPDK_MAX_QUEUES)
 		return -EINVAL;
 	if (!(f->drop >= 0.0 && f->drop <= 1.0 && f->dup >= 0.0 && f->dup <= 1.0 &&
-	      f->reorder >= 0.0 && f->reorder <= 1.0 && f->corrupt >= 0.0 && f->corrupt <= 1.0))
+	      f->reorder >= 0.0 && f->reorder <= 1.0 && f->corrupt >= 0.0 && f->corrupt <= 1.0 &&
+	      f->tx_drop >= 0.0 && f->tx_drop <= 1.0 && f->tx_corrupt >= 0.0 &&
+	      f->tx_corrupt <= 1.0))
 		return -EINVAL;
-	if (rte_eth_dev_get_port_by_name(cfg->name, &pid) != 0)
+	if (cfg->name == NULL || cfg->name[0] == '\0') {
+		/* The first port the EAL probed (one --vdev or one device). */
+		pid = (uint16_t)rte_eth_find_next_owned_by(0, RTE_ETH_DEV_NO_OWNER);
+		if (pid >= RTE_MAX_ETHPORTS)
+			return -ENODEV;
+	} else if (rte_eth_dev_get_port_by_name(cfg->name, &pid) != 0) {
 		return -ENODEV;
+	}
 	rc = rte_eth_dev_info_get(pid, &info);
 	if (rc != 0)
 		return rc < 0 ? rc : -EIO;
@@ -495,6 +568,10 @@ sl_dpdk_port_create(struct sl_dpdk_port **out, const struct sl_dpdk_port_cfg *cf
 		q->reorder_t = threshold(f->reorder);
 		q->corrupt_t = threshold(f->corrupt);
 		q->rng = f->seed + i;
+		q->tx_faults = f->tx_drop > 0.0 || f->tx_corrupt > 0.0;
+		q->tx_drop_t = threshold(f->tx_drop);
+		q->tx_corrupt_t = threshold(f->tx_corrupt);
+		q->tx_rng = (f->seed + i) ^ 0x5851f42d4c957f2dull;
 		snprintf(name, sizeof(name), "sl_p%u_q%u", (unsigned)pid, i);
 		q->pool = rte_pktmbuf_pool_create(name, nmb, cache, (uint16_t)PKT_PRIV_SIZE,
 		                                  (uint16_t)dataroom, socket);

@@ -24,6 +24,9 @@
  * it (the copy comes from the queue's pool), reorder holds the frame back until after the
  * next one (or the next rx call), corrupt flips one bit past the Ethernet header. The same
  * seed and the same input give the same faults. The copy for dup is the only memcpy.
+ * Sent frames (dpdk.fault.tx_drop, .tx_corrupt; a PRNG of their own per queue): drop frees
+ * the frame as if sent; corrupt flips one bit past the Ethernet header (not when the device
+ * computes checksums, which would cover the flip). Faulty queues transmit frame by frame.
  *
  * Threads: sl_dpdk_eal_init, sl_dpdk_port_create/destroy run at start-up/shut-down on one
  * thread (they allocate and may block). The sl_pkt_io callbacks of queue q run only on the
@@ -51,14 +54,19 @@ extern "C" {
 int sl_dpdk_eal_init(const char *args) SL_MUST_CHECK;
 /* Releases the EAL (after every port is destroyed). */
 void sl_dpdk_eal_fini(void);
+/* Makes the calling (non-EAL) thread an lcore, so mempools use a per-thread cache. 0 or
+ * -errno (no EAL, no free lcore id). unregister before the thread ends. */
+int sl_dpdk_thread_register(void) SL_MUST_CHECK;
+void sl_dpdk_thread_unregister(void);
 
 struct sl_dpdk_fault_cfg {
 	double drop, dup, reorder, corrupt; /* fractions of received frames, each in [0, 1] */
+	double tx_drop, tx_corrupt;         /* fractions of sent frames, each in [0, 1] */
 	uint64_t seed;                      /* queue q uses seed + q */
 };
 
 struct sl_dpdk_port_cfg {
-	const char *name;      /* ethdev name ("net_ring0", "net_tap0", ...) */
+	const char *name;      /* ethdev name ("net_ring0", "net_tap0", ...); NULL: the first */
 	unsigned nb_queues;    /* one RX/TX pair per shard, 1..SL_DPDK_MAX_QUEUES */
 	unsigned nb_mbufs;     /* per queue pool, 4096 if 0 */
 	unsigned mbuf_cache;   /* mempool per-lcore cache, 256 if 0 */
@@ -75,6 +83,7 @@ struct sl_dpdk_queue_stats {
 	uint64_t rx_pkts, tx_pkts, tx_full, rx_chained_drop;
 	uint64_t fault_drop, fault_dup, fault_reorder, fault_corrupt, fault_dup_nomem;
 	uint64_t alloc_fail;
+	uint64_t fault_tx_drop, fault_tx_corrupt;
 };
 
 /* Reads dpdk.eal.args (into *eal_args, owned by p; untouched when absent) and the

@@ -33,7 +33,7 @@
 #define EAL_ARGS                                                                                   \
 	"-l 0 --no-huge -m 512 --no-shconf --no-pci --no-telemetry --log-level=lib.*:error "        \
 	"--vdev=net_ring0 --vdev=net_ring1 --vdev=net_ring2 --vdev=net_ring3 --vdev=net_ring4 "        \
-	"--vdev=net_ring5"
+	"--vdev=net_ring5 --vdev=net_ring6"
 
 #define FRAME_LEN 64
 #define ETHERTYPE_TEST 0x88b5 /* IEEE 802 local experimental */
@@ -127,6 +127,36 @@ recv_frames(const struct sl_pkt_io *io, int64_t *ids, unsigned max)
 		}
 	}
 	return got;
+}
+
+/* D1: faults on sent frames: dropped ones are taken but never arrive, corrupted ones
+ * arrive damaged, each counted. */
+static void
+test_port_fault_tx_drop_corrupt_counted_and_seen_by_receiver(void **state)
+{
+	struct sl_dpdk_fault_cfg f = {.tx_drop = 0.2, .tx_corrupt = 0.1, .seed = 5};
+	struct sl_dpdk_port *p = port_new("net_ring6", &f); /* a loopback of its own */
+	struct sl_dpdk_queue_stats st;
+	static int64_t ids[2000];
+	struct sl_pkt_io io;
+	unsigned got, damaged = 0;
+
+	(void)state;
+	assert_int_equal(sl_dpdk_port_io(p, 0, &io), 0);
+	send_frames(&io, 0, 1000);
+	got = recv_frames(&io, ids, 2000);
+	for (unsigned i = 0; i < got; i++)
+		damaged += ids[i] < 0;
+	sl_dpdk_port_queue_stats(p, 0, &st);
+	assert_int_equal(st.tx_pkts, 1000);
+	assert_true(st.fault_tx_drop > 100 && st.fault_tx_drop < 300);
+	assert_int_equal(got, 1000 - st.fault_tx_drop);
+	assert_true(st.fault_tx_corrupt > 30);
+	/* frame_id misses a flip in the id's upper bytes (the check bytes use its low byte):
+	 * 24 of the 400 bits a flip may hit */
+	assert_true(damaged <= st.fault_tx_corrupt && damaged * 10 >= st.fault_tx_corrupt * 8);
+	assert_int_equal(st.fault_drop + st.fault_corrupt, 0); /* receive side untouched */
+	sl_dpdk_port_destroy(p);
 }
 
 static void
@@ -598,6 +628,7 @@ main(void)
 		cmocka_unit_test(test_port_cfg_from_props_parses_fractions),
 		cmocka_unit_test(test_port_tcp_two_stacks_exchange_data),
 		cmocka_unit_test(test_port_tcp_faulty_link_still_delivers),
+		cmocka_unit_test(test_port_fault_tx_drop_corrupt_counted_and_seen_by_receiver),
 	};
 	int rc = sl_dpdk_eal_init(EAL_ARGS);
 

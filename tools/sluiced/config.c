@@ -4,9 +4,12 @@
  */
 #include "tools/sluiced/config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -80,6 +83,41 @@ sld_config_default(struct sld_config *c)
 	c->store_buffered = false;
 	c->store_direct_nondurable = false;
 	c->shutdown_timeout_ms = 10000;
+	c->dpdk_prefix = 32;
+	c->dpdk_fault_seed = 1;
+	c->dpdk_mbufs = 8192;
+	c->dpdk_max_conns = 512;
+	c->dpdk_rcvbuf_bytes = 256 << 10;
+	c->dpdk_sndbuf_bytes = 256 << 10;
+}
+
+int
+sld_parse_ipv4(const char *s, uint32_t *ip, uint8_t *prefix)
+{
+	const char *slash = strchr(s, '/');
+	char addr[INET_ADDRSTRLEN];
+	size_t n = slash ? (size_t)(slash - s) : strlen(s);
+	struct in_addr a;
+	long pfx = 32;
+
+	if (n == 0 || n >= sizeof(addr))
+		return -EINVAL;
+	memcpy(addr, s, n);
+	addr[n] = '\0';
+	if (inet_pton(AF_INET, addr, &a) != 1)
+		return -EINVAL;
+	if (slash) {
+		char *e;
+
+		errno = 0;
+		pfx = strtol(slash + 1, &e, 10);
+		if (errno || e == slash + 1 || *e || pfx < 0 || pfx > 32)
+			return -EINVAL;
+	}
+	*ip = ntohl(a.s_addr);
+	if (prefix)
+		*prefix = (uint8_t)pfx;
+	return 0;
 }
 
 int
@@ -173,6 +211,124 @@ get_int(struct sl_props *p, const char *key, int64_t min, int64_t max, int64_t *
 		return false;
 	}
 	return true;
+}
+
+/* A fraction in [0, 1] (dpdk.fault.*). */
+static bool
+get_fraction(struct sl_props *p, const char *key, double *out, char *err, size_t errlen)
+{
+	const char *v = sl_props_get(p, key);
+	char *end;
+	double d;
+
+	if (!v)
+		return true;
+	errno = 0;
+	d = strtod(v, &end);
+	if (errno || end == v || *end || !isfinite(d) || d < 0.0 || d > 1.0) {
+		add_err(err, errlen, "%s=%s: not a fraction in [0, 1]", key, v);
+		return false;
+	}
+	*out = d;
+	return true;
+}
+
+/* dataplane and dpdk.* */
+static bool
+load_dataplane(struct sld_config *c, struct sl_props *p, char *err, size_t errlen)
+{
+	const char *s;
+	bool ok = true;
+	int64_t v;
+
+	s = sl_props_get(p, "dataplane");
+	if (s) {
+		if (strcmp(s, "dpdk") == 0) {
+			c->dataplane_dpdk = true;
+		} else if (strcmp(s, "kernel") == 0) {
+			c->dataplane_dpdk = false;
+		} else {
+			add_err(err, errlen, "dataplane=%s: expected kernel or dpdk", s);
+			ok = false;
+		}
+	}
+	s = sl_props_get(p, "dpdk.eal.args");
+	if (s) {
+		if (strlen(s) >= sizeof(c->dpdk_eal_args)) {
+			add_err(err, errlen, "dpdk.eal.args: too long");
+			ok = false;
+		} else {
+			snprintf(c->dpdk_eal_args, sizeof(c->dpdk_eal_args), "%s", s);
+		}
+	}
+	s = sl_props_get(p, "dpdk.port");
+	if (s) {
+		if (strlen(s) >= sizeof(c->dpdk_port)) {
+			add_err(err, errlen, "dpdk.port=%s: too long", s);
+			ok = false;
+		} else {
+			snprintf(c->dpdk_port, sizeof(c->dpdk_port), "%s", s);
+		}
+	}
+	s = sl_props_get(p, "dpdk.ip");
+	if (s) {
+		struct in_addr a;
+
+		if (sld_parse_ipv4(s, &c->dpdk_ip, &c->dpdk_prefix) < 0 || c->dpdk_ip == 0) {
+			add_err(err, errlen, "dpdk.ip=%s: expected a.b.c.d/prefix", s);
+			ok = false;
+		} else {
+			a.s_addr = htonl(c->dpdk_ip);
+			inet_ntop(AF_INET, &a, c->dpdk_ip_str, sizeof(c->dpdk_ip_str));
+		}
+	}
+	s = sl_props_get(p, "dpdk.gateway");
+	if (s && (sld_parse_ipv4(s, &c->dpdk_gateway, NULL) < 0 || strchr(s, '/'))) {
+		add_err(err, errlen, "dpdk.gateway=%s: expected a.b.c.d", s);
+		ok = false;
+	}
+	ok &= get_fraction(p, "dpdk.fault.drop", &c->dpdk_fault_drop, err, errlen);
+	ok &= get_fraction(p, "dpdk.fault.dup", &c->dpdk_fault_dup, err, errlen);
+	ok &= get_fraction(p, "dpdk.fault.reorder", &c->dpdk_fault_reorder, err, errlen);
+	ok &= get_fraction(p, "dpdk.fault.corrupt", &c->dpdk_fault_corrupt, err, errlen);
+	ok &= get_fraction(p, "dpdk.fault.tx_drop", &c->dpdk_fault_tx_drop, err, errlen);
+	ok &= get_fraction(p, "dpdk.fault.tx_corrupt", &c->dpdk_fault_tx_corrupt, err, errlen);
+	v = (int64_t)c->dpdk_fault_seed;
+	ok &= get_int(p, "dpdk.fault.seed", 0, INT64_MAX, &v, err, errlen);
+	c->dpdk_fault_seed = (uint64_t)v;
+	v = c->dpdk_idle_sleep_us;
+	ok &= get_int(p, "dpdk.idle.sleep.us", 0, 1000000, &v, err, errlen);
+	c->dpdk_idle_sleep_us = (uint32_t)v;
+	v = c->dpdk_mbufs;
+	ok &= get_int(p, "dpdk.mbufs", 1024, 1 << 20, &v, err, errlen);
+	c->dpdk_mbufs = (unsigned)v;
+	v = c->dpdk_max_conns;
+	ok &= get_int(p, "dpdk.max.connections", 1, 1 << 20, &v, err, errlen);
+	c->dpdk_max_conns = (unsigned)v;
+	v = c->dpdk_rcvbuf_bytes;
+	ok &= get_int(p, "dpdk.socket.receive.buffer.bytes", 4096, 1 << 30, &v, err, errlen);
+	c->dpdk_rcvbuf_bytes = (uint32_t)v;
+	v = c->dpdk_sndbuf_bytes;
+	ok &= get_int(p, "dpdk.socket.send.buffer.bytes", 4096, 1 << 30, &v, err, errlen);
+	c->dpdk_sndbuf_bytes = (uint32_t)v;
+	if ((c->dpdk_rcvbuf_bytes & (c->dpdk_rcvbuf_bytes - 1)) ||
+	    (c->dpdk_sndbuf_bytes & (c->dpdk_sndbuf_bytes - 1))) {
+		add_err(err, errlen, "dpdk.socket.*.buffer.bytes: must be powers of two");
+		ok = false;
+	}
+	if (c->dataplane_dpdk && !c->dpdk_ip) {
+		add_err(err, errlen, "dataplane=dpdk needs dpdk.ip=a.b.c.d/prefix");
+		ok = false;
+	}
+	if (c->dataplane_dpdk && c->dpdk_gateway && c->dpdk_prefix &&
+	    ((c->dpdk_gateway ^ c->dpdk_ip) >> (32 - c->dpdk_prefix)) != 0) {
+		add_err(err, errlen, "dpdk.gateway is outside dpdk.ip's subnet");
+		ok = false;
+	}
+	/* Clients reach the broker at the DPDK address. */
+	if (c->dataplane_dpdk && ok && !c->adv_host[0])
+		snprintf(c->adv_host, sizeof(c->adv_host), "%s", c->dpdk_ip_str);
+	return ok;
 }
 
 static bool
@@ -363,6 +519,7 @@ sld_config_load(struct sld_config *c, struct sl_props *p, char *err, size_t errl
 		        t->max_message_bytes, c->store_chunk_bytes);
 		ok = false;
 	}
+	ok &= load_dataplane(c, p, err, errlen);
 	if (!c->adv_host[0]) {
 		const char *h = c->listen_host;
 

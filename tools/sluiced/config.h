@@ -46,6 +46,22 @@ struct sld_config {
 	bool store_buffered;
 	bool store_direct_nondurable; /* O_DIRECT also for logs that ack before fdatasync */
 	int shutdown_timeout_ms;
+	/* dataplane=kernel|dpdk and the dpdk.* keys (DPDK mode: see dataplane/shard.h) */
+	bool dataplane_dpdk;
+	char dpdk_eal_args[2048];
+	char dpdk_port[128];  /* dpdk.port: ethdev name ("" = the first port) */
+	char dpdk_ip_str[16]; /* dpdk.ip's address, dotted */
+	uint32_t dpdk_ip;     /* host order */
+	uint8_t dpdk_prefix;  /* dpdk.ip's /prefix (32 when absent) */
+	uint32_t dpdk_gateway;
+	double dpdk_fault_drop, dpdk_fault_dup, dpdk_fault_reorder, dpdk_fault_corrupt;
+	double dpdk_fault_tx_drop, dpdk_fault_tx_corrupt;
+	uint64_t dpdk_fault_seed;
+	uint32_t dpdk_idle_sleep_us;
+	unsigned dpdk_mbufs;
+	unsigned dpdk_max_conns;      /* dpdk.max.connections, per network shard */
+	uint32_t dpdk_rcvbuf_bytes;   /* dpdk.socket.receive.buffer.bytes (power of two) */
+	uint32_t dpdk_sndbuf_bytes;   /* dpdk.socket.send.buffer.bytes (power of two) */
 };
 
 /* Defaults: Kafka's (listeners PLAINTEXT://127.0.0.1:9092, log.dirs ./data ...). */
@@ -60,6 +76,9 @@ int sld_config_load(struct sld_config *c, struct sl_props *p, char *err, size_t 
 
 /* Warns about every key no one read ("unknown configuration key ..."). Returns how many. */
 size_t sld_config_report_unknown(const struct sl_props *p);
+
+/* Parses "a.b.c.d[/prefix]" (prefix 0..32, 32 when absent) into host order. 0 or -EINVAL. */
+int sld_parse_ipv4(const char *s, uint32_t *ip, uint8_t *prefix);
 
 /* Parses "PLAINTEXT://host:port[,...]" (the first PLAINTEXT entry; [v6] accepted).
  * Returns 0 or -EINVAL. */

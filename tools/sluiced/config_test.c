@@ -165,6 +165,69 @@ test_config_listener_forms_parse(void **state)
 	assert_int_equal(sld_parse_listener("", host, sizeof(host), &port), -EINVAL);
 }
 
+static void
+test_config_dataplane_dpdk_keys_map_and_advertise_the_dpdk_address(void **state)
+{
+	struct sld_config c;
+	struct sl_props p;
+	char err[1024];
+
+	(void)state;
+	assert_int_equal(load(&c, &p,
+	                      "listeners=PLAINTEXT://0.0.0.0:9092\n"
+	                      "dataplane=dpdk\n"
+	                      "dpdk.eal.args=--no-huge -m 512 --vdev=net_af_packet0,iface=v0\n"
+	                      "dpdk.ip=10.1.2.3/24\n"
+	                      "dpdk.gateway=10.1.2.254\n"
+	                      "dpdk.port=net_af_packet0\n"
+	                      "dpdk.fault.drop=0.05\n"
+	                      "dpdk.fault.tx_drop=0.02\n"
+	                      "dpdk.fault.seed=9\n"
+	                      "dpdk.max.connections=100\n",
+	                      err, sizeof(err)),
+	                 0);
+	assert_true(c.dataplane_dpdk);
+	assert_string_equal(c.dpdk_eal_args, "--no-huge -m 512 --vdev=net_af_packet0,iface=v0");
+	assert_int_equal(c.dpdk_ip, 0x0a010203u);
+	assert_int_equal(c.dpdk_prefix, 24);
+	assert_int_equal(c.dpdk_gateway, 0x0a0102feu);
+	assert_string_equal(c.dpdk_port, "net_af_packet0");
+	assert_true(c.dpdk_fault_drop > 0.049 && c.dpdk_fault_drop < 0.051);
+	assert_int_equal(c.dpdk_fault_seed, 9);
+	assert_true(c.dpdk_fault_tx_drop > 0.019 && c.dpdk_fault_tx_drop < 0.021);
+	assert_string_equal(c.adv_host, "10.1.2.3");
+	assert_int_equal(c.dpdk_max_conns, 100);
+	assert_int_equal(c.dpdk_rcvbuf_bytes, 256 << 10);
+	assert_int_equal(sld_config_report_unknown(&p), 0);
+	sl_props_fini(&p);
+
+	/* kernel stays the default; dpdk without an address, bad values: refused, named */
+	assert_int_equal(load(&c, &p, "listeners=PLAINTEXT://127.0.0.1:9092\n", err, sizeof(err)),
+	                 0);
+	assert_false(c.dataplane_dpdk);
+	sl_props_fini(&p);
+	assert_int_equal(load(&c, &p, "dataplane=dpdk\n", err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "dpdk.ip"));
+	sl_props_fini(&p);
+	assert_int_equal(load(&c, &p,
+	                      "dataplane=fast\ndpdk.ip=10.0.0.1/33\ndpdk.gateway=10.0.0.300\n"
+	                      "dpdk.fault.dup=1.5\ndpdk.socket.receive.buffer.bytes=5000\n",
+	                      err, sizeof(err)),
+	                 -EINVAL);
+	assert_non_null(strstr(err, "dataplane=fast"));
+	assert_non_null(strstr(err, "dpdk.ip=10.0.0.1/33"));
+	assert_non_null(strstr(err, "dpdk.gateway=10.0.0.300"));
+	assert_non_null(strstr(err, "dpdk.fault.dup=1.5"));
+	assert_non_null(strstr(err, "powers of two"));
+	sl_props_fini(&p);
+	assert_int_equal(load(&c, &p,
+	                      "dataplane=dpdk\ndpdk.ip=10.0.0.1/24\ndpdk.gateway=10.9.0.1\n", err,
+	                      sizeof(err)),
+	                 -EINVAL);
+	assert_non_null(strstr(err, "outside"));
+	sl_props_fini(&p);
+}
+
 int
 main(void)
 {
@@ -175,6 +238,8 @@ main(void)
 	        cmocka_unit_test(test_config_malformed_values_refused_with_key_named),
 	        cmocka_unit_test(test_config_unknown_keys_are_reported),
 	        cmocka_unit_test(test_config_listener_forms_parse),
+	        cmocka_unit_test(
+	                test_config_dataplane_dpdk_keys_map_and_advertise_the_dpdk_address),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

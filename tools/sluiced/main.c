@@ -47,6 +47,10 @@ usage(FILE *f)
 	        "      --shards N           num.shards (0: one per CPU, leaving one for control\n"
 	        "                           when there are more than two)\n"
 	        "      --durable            log.flush.durable=true (ack after fdatasync)\n"
+	        "      --dataplane MODE     kernel (io_uring sockets, default) or dpdk (EAL +\n"
+	        "                           userspace TCP/IP: dpdk.eal.args, dpdk.ip=A.B.C.D/N,\n"
+	        "                           dpdk.gateway, dpdk.port; listens on the listeners'\n"
+	        "                           port at dpdk.ip and advertises it)\n"
 	        "  -v, --verbose            debug logging\n"
 	        "  -h, --help\n"
 	        "Prints \"sluiced listening on HOST:PORT\" on stderr when ready.\n");
@@ -123,6 +127,7 @@ main(int argc, char **argv)
 	        {"log-dir", required_argument, NULL, 'L'},
 	        {"shards", required_argument, NULL, 'S'},
 	        {"durable", no_argument, NULL, 'D'},
+	        {"dataplane", required_argument, NULL, 'P'},
 	        {"verbose", no_argument, NULL, 'v'},
 	        {"help", no_argument, NULL, 'h'},
 	        {NULL, 0, NULL, 0},
@@ -176,6 +181,10 @@ main(int argc, char **argv)
 			break;
 		case 'D':
 			if (sl_props_set(&props, "log.flush.durable", "true", "--durable") < 0)
+				return 2;
+			break;
+		case 'P':
+			if (sl_props_set(&props, "dataplane", optarg, "--dataplane") < 0)
 				return 2;
 			break;
 		case 'v':
@@ -271,6 +280,30 @@ main(int argc, char **argv)
 	dpo.retention_check_ms = cfg.retention_check_ms;
 	dpo.compact_backoff_ms = cfg.compact_backoff_ms;
 	dpo.node_id = cfg.node_id;
+	if (cfg.dataplane_dpdk) {
+		if (cfg.listen_port <= 0) {
+			SL_ERR("dataplane=dpdk: the listener needs a port (listeners / --port)");
+			return 2;
+		}
+		dpo.dpdk.enabled = true;
+		dpo.dpdk.eal_args = cfg.dpdk_eal_args;
+		dpo.dpdk.port_name = cfg.dpdk_port[0] ? cfg.dpdk_port : NULL;
+		dpo.dpdk.ip = cfg.dpdk_ip;
+		dpo.dpdk.prefix_len = cfg.dpdk_prefix;
+		dpo.dpdk.gateway = cfg.dpdk_gateway;
+		dpo.dpdk.nb_mbufs = cfg.dpdk_mbufs;
+		dpo.dpdk.max_conns = cfg.dpdk_max_conns;
+		dpo.dpdk.rcvbuf_bytes = cfg.dpdk_rcvbuf_bytes;
+		dpo.dpdk.sndbuf_bytes = cfg.dpdk_sndbuf_bytes;
+		dpo.dpdk.idle_sleep_us = cfg.dpdk_idle_sleep_us;
+		dpo.dpdk.fault_drop = cfg.dpdk_fault_drop;
+		dpo.dpdk.fault_dup = cfg.dpdk_fault_dup;
+		dpo.dpdk.fault_reorder = cfg.dpdk_fault_reorder;
+		dpo.dpdk.fault_corrupt = cfg.dpdk_fault_corrupt;
+		dpo.dpdk.fault_tx_drop = cfg.dpdk_fault_tx_drop;
+		dpo.dpdk.fault_tx_corrupt = cfg.dpdk_fault_tx_corrupt;
+		dpo.dpdk.fault_seed = cfg.dpdk_fault_seed;
+	}
 	rc = sl_dp_create(&dp, &dpo);
 	if (rc < 0) {
 		SL_ERR("data plane: %s", strerror(-rc));
@@ -336,8 +369,12 @@ main(int argc, char **argv)
 	        dpo.nshards, cfg.log_dir, co.adv_host, co.adv_port,
 	        cfg.topic_defaults.durable ? "true" : "false", cfg.auto_create ? "true" : "false",
 	        cfg.num_partitions);
+	if (cfg.dataplane_dpdk)
+		SL_INFO("sluiced: dataplane=dpdk, %s/%u", cfg.dpdk_ip_str, cfg.dpdk_prefix);
 	fprintf(stderr, "sluiced listening on %s:%d\n",
-	        cfg.listen_host[0] ? cfg.listen_host : "0.0.0.0", port);
+	        cfg.dataplane_dpdk ? cfg.dpdk_ip_str
+	                           : (cfg.listen_host[0] ? cfg.listen_host : "0.0.0.0"),
+	        port);
 	fflush(stderr);
 
 	while (sigwait(&sigs, &sig) != 0)
