@@ -13,6 +13,14 @@
 #     built: same client, same pinning, but memory only.
 #  4. Produce latency percentiles at a fixed 10k records/s (open loop, acks=1, 1 KiB), once with
 #     client linger.ms=0 (one request per record) and once with librdkafka's default 5 ms.
+#  6. (2), (3) and (4) again with our own client instead of librdkafka: bench/load/sl-load
+#     --backend kafka-raw (bench/load/kraw.c: Produce v7 over a plain socket, BENCH_RAW_INFLIGHT
+#     requests in flight, default 32, up to BENCH_RAW_BATCH records per request, default 64);
+#     throughput also with BENCH_RAW_BATCH_BIG (default 512) records per request; latency once
+#     with one record per request (--batch 1) and once with its natural batching (whatever is
+#     due when it sends, up to 64). Also against the mock in (5). Skipped with a
+#     note when sl-load is not built (ninja -C BUILD bench/load/sl-load).
+# Every figure line names its client in [client: ...].
 #
 # With >= 2 cores the broker (and iperf3's server) run on core 0 and the clients on core 1
 # (taskset). Data goes to a directory under the repo (bench/results/tmp/, not /tmp, which may
@@ -30,6 +38,10 @@ rate=${BENCH_RATE:-10000}
 repo=$(cd "$(dirname "$0")/.." && pwd)
 sluiced=$build/tools/sluiced/sluiced
 sluice=$build/tools/sluice/sluice
+load=$build/bench/load/sl-load
+raw_batch=${BENCH_RAW_BATCH:-64}
+raw_inflight=${BENCH_RAW_INFLIGHT:-32}
+raw_batch_big=${BENCH_RAW_BATCH_BIG:-512}
 py=/usr/bin/python3
 
 die() { echo "bench-broker: $*" >&2; exit 1; }
@@ -138,10 +150,10 @@ echo "sluice produce (1 KiB, acks=1, 1 partition, ${secs}s):  $mbps MB/s, $rps r
 $py - "$mbps" "$iperf_MBps" "$c0" "$c1" "$tck" "$bytes" <<'EOF'
 import sys
 mbps, iperf, c0, c1, tck, nbytes = map(float, sys.argv[1:])
-print('ratio sluice produce / iperf3:                        %.3f  (%.1f MB/s of %.1f MB/s)' % (mbps / iperf, mbps, iperf))
+print('ratio sluice produce / iperf3:                        %.3f  (%.1f MB/s of %.1f MB/s)   [client: sluice perf produce / librdkafka]' % (mbps / iperf, mbps, iperf))
 cpu = (c1 - c0) / tck
 gb = nbytes / 1e9
-print('broker CPU per GB ingested:                           %.2f CPU-s/GB  (%.2f CPU-s for %.3f GB of record values; /proc/PID/stat utime+stime)' % (cpu / gb if gb else float('nan'), cpu, gb))
+print('broker CPU per GB ingested:                           %.2f CPU-s/GB  (%.2f CPU-s for %.3f GB of record values; /proc/PID/stat utime+stime)   [client: sluice perf produce / librdkafka]' % (cpu / gb if gb else float('nan'), cpu, gb))
 EOF
 
 # ---- 4. latency at a fixed rate ---------------------------------------------------------------
@@ -152,6 +164,44 @@ for linger in 0 5; do
 	[[ -n $line ]] || { tail -20 "$work/perf.log" >&2; die "sluice perf produce (rate) printed no summary"; }
 	echo "produce latency at $rate/s (1 KiB, acks=1, linger.ms=$linger, open loop): p50 $(kv p50_us "$line") us, p99 $(kv p99_us "$line") us, p99.9 $(kv p999_us "$line") us, max $(kv max_us "$line") us; achieved $(kv records_per_s "$line")/s, errors=$(kv errors "$line")   [client: sluice perf produce / librdkafka; delivery-report latency from intended send time]"
 done
+
+# ---- 6. the same with our own client: sl-load kafka-raw ------------------------------------------
+raw() { # raw TOPIC ARGS...: one `sl-load --backend kafka-raw` produce run; prints its summary line
+	local topic=$1
+	shift
+	"${cli[@]}" "$load" --backend kafka-raw --addr "$bs" --topic "$topic" --partitions 1 \
+		--size 1024 --acks 1 --timeout 10 "$@" 2>>"$work/sl-load.log" | grep '^sl-load ' | tail -1
+}
+raw_cpu_gb() { # raw_cpu_gb LABEL C0 C1 BYTES: broker CPU-s per GB line
+	$py - "$@" "$tck" <<'EOF'
+import sys
+label, c0, c1, nbytes, tck = sys.argv[1], *map(float, sys.argv[2:])
+cpu = (c1 - c0) / tck
+gb = nbytes / 1e9
+print('%s %.2f CPU-s/GB  (%.2f CPU-s for %.3f GB of record values)   [client: sl-load kafka-raw]' % (label, cpu / gb if gb else float('nan'), cpu, gb))
+EOF
+}
+if [[ -x $load ]]; then
+	raw bench-raw --rate max --duration 1 >/dev/null # warm-up: topic, connection, pools
+	# the default batch, then bigger requests (librdkafka fills up to ~1 MB per request)
+	for tb in "$raw_batch" "$raw_batch_big"; do
+		c0=$(cpu_ticks "$broker_pid")
+		line=$(raw bench-raw --rate max --duration "$secs" --batch "$tb" --inflight "$raw_inflight")
+		c1=$(cpu_ticks "$broker_pid")
+		[[ -n $line ]] || { tail -20 "$work/sl-load.log" >&2; die "sl-load kafka-raw printed no summary"; }
+		raw_mbps=$(kv mb_per_s "$line")
+		echo "sluice produce (1 KiB, acks=1, 1 partition, ${secs}s):  $raw_mbps MB/s, $(kv records_per_s "$line") records/s, errors=$(kv errors "$line"), client_cpu=$(kv client_cpu "$line"), $(kv requests "$line") requests in $(kv secs "$line") s   [client: sl-load kafka-raw, batch<=$tb, $raw_inflight in flight]"
+		$py -c "import sys; r, l, i = map(float, sys.argv[1:]); print('ratio sluice produce / iperf3:                        %.3f  (%.1f MB/s of %.1f MB/s)   [client: sl-load kafka-raw]' % (r / i, r, i)); print('ratio kafka-raw / librdkafka produce, this run:       %.2f' % (r / l if l else float('nan')))" "$raw_mbps" "$mbps" "$iperf_MBps"
+		raw_cpu_gb 'broker CPU per GB ingested:                          ' "$c0" "$c1" "$(kv bytes "$line")"
+	done
+	for batch in 1 "$raw_batch"; do
+		line=$(raw bench-raw-lat --rate "$rate" --duration "$secs" --batch "$batch" --inflight "$raw_inflight")
+		[[ -n $line ]] || { tail -20 "$work/sl-load.log" >&2; die "sl-load kafka-raw (rate) printed no summary"; }
+		echo "produce latency at $rate/s (1 KiB, acks=1, batch<=$batch, open loop): p50 $(kv p50_us "$line") us, p99 $(kv p99_us "$line") us, p99.9 $(kv p999_us "$line") us, max $(kv max_us "$line") us; achieved $(kv records_per_s "$line")/s, $(kv requests "$line") requests, errors=$(kv errors "$line")   [client: sl-load kafka-raw; ack latency from intended send time]"
+	done
+else
+	echo "sl-load kafka-raw: not run: $load not built (ninja -C $build bench/load/sl-load)"
+fi
 
 # ---- stop ---------------------------------------------------------------------------------------
 kill -TERM "$broker_pid"
@@ -176,7 +226,18 @@ if [[ -x $mock ]]; then
 		line=$(perf bench-tput --duration "${secs}s")
 		echo "reference: mockbroker produce (1 KiB, acks=1, 1 partition): $(kv mb_per_s "$line") MB/s, $(kv records_per_s "$line") records/s   [client: sluice perf produce / librdkafka; broker: librdkafka mock, memory only]"
 		line=$(perf bench-lat --rate "$rate" --duration "${secs}s" --linger-ms 0)
-		echo "reference: mockbroker latency at $rate/s (linger.ms=0): p50 $(kv p50_us "$line") us, p99 $(kv p99_us "$line") us, p99.9 $(kv p999_us "$line") us, max $(kv max_us "$line") us"
+		echo "reference: mockbroker latency at $rate/s (linger.ms=0): p50 $(kv p50_us "$line") us, p99 $(kv p99_us "$line") us, p99.9 $(kv p999_us "$line") us, max $(kv max_us "$line") us   [client: sluice perf produce / librdkafka]"
+		if [[ -x $load ]]; then
+			for tb in "$raw_batch" "$raw_batch_big"; do
+				c0=$(cpu_ticks "$broker_pid")
+				line=$(raw bench-tput --rate max --duration "$secs" --batch "$tb" --inflight "$raw_inflight")
+				c1=$(cpu_ticks "$broker_pid")
+				echo "reference: mockbroker produce (1 KiB, acks=1, 1 partition): $(kv mb_per_s "$line") MB/s, $(kv records_per_s "$line") records/s, errors=$(kv errors "$line"), ratio to iperf3 $($py -c "import sys; print('%.3f' % (float(sys.argv[1]) / float(sys.argv[2])))" "$(kv mb_per_s "$line")" "$iperf_MBps")   [client: sl-load kafka-raw, batch<=$tb, $raw_inflight in flight; broker: librdkafka mock, memory only]"
+				raw_cpu_gb 'reference: mockbroker CPU per GB ingested:' "$c0" "$c1" "$(kv bytes "$line")"
+			done
+			line=$(raw bench-lat --rate "$rate" --duration "$secs" --batch 1 --inflight "$raw_inflight")
+			echo "reference: mockbroker latency at $rate/s (batch<=1): p50 $(kv p50_us "$line") us, p99 $(kv p99_us "$line") us, p99.9 $(kv p999_us "$line") us, max $(kv max_us "$line") us   [client: sl-load kafka-raw]"
+		fi
 	fi
 	kill -TERM "$broker_pid"
 	wait "$broker_pid" || true

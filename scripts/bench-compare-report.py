@@ -29,11 +29,13 @@ for r in runs:
 cli_cores = float(meta.get('cli_cores', '1'))
 iperf = float(meta['iperf3_mbps'])
 fio_seq = float(meta['fio_seq_mbps'])
-order = ['sluice', 'kmock', 'redis', 'nats', 'sluice-durable', 'redis-always', 'nats-sync']
+order = ['sluice', 'sluice-raw', 'kmock', 'redis', 'nats', 'sluice-durable', 'redis-always',
+         'nats-sync']
 systems = [s for s in order if any(r['system'] == s for r in runs)]
 ref = {'nofsync': 'sluice', 'durable': 'sluice-durable'}
 label = {
     'sluice': 'sluice (no fsync)',
+    'sluice-raw': 'sluice (no fsync), client sl-load kafka-raw',
     'kmock': 'librdkafka mock (memory only)',
     'redis': 'Redis Streams (AOF everysec)',
     'nats': 'NATS JetStream (file, default sync)',
@@ -101,6 +103,11 @@ w('| fio 1 MiB sequential write, O_DIRECT, io_uring, data directory fs | %s MB/s
 w('| fio 4 KiB write + fdatasync | p50 %s us, p99 %s us |' % (meta['fsync_p50_us'],
                                                              meta['fsync_p99_us']))
 w('| memcpy, 1 thread, 64 MiB buffers | %s MB/s |' % fmt(float(meta['memcpy_mbps'])))
+if meta.get('testpmd_mbps', 'n/a') != 'n/a':
+    w('| dpdk-testpmd over net_memif, 1024 B frames, txonly -> rxonly, --no-huge | %s Mpps, %s MB/s |'
+      % (meta['testpmd_mpps'], fmt(float(meta['testpmd_mbps']))))
+else:
+    w('| dpdk-testpmd over net_memif | not measured (see the run log) |')
 w('')
 
 # ---- throughput ----

@@ -1,9 +1,14 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * sl_load.c: `sl-load`, the open-loop load generator behind scripts/bench-compare.sh. One
- * measurement method, three wire protocols, each through its own native client library:
+ * measurement method, three wire protocols, each through its own native client library
+ * (and Kafka also through our own client, to take the client out of the broker's figures):
  *
  *   kafka   librdkafka (sluiced, librdkafka's mock cluster, any Kafka broker)
+ *   kafka-raw  our own lean Kafka client (kraw.c): Produce v7 over a plain socket with
+ *           --inflight requests pipelined (default 32) and up to --batch records per request
+ *           (default 64; what is due when it sends goes together), Fetch v11 for consumers;
+ *           no librdkafka, so the client is not the floor of the figure
  *   redis   hiredis: XADD pipelined on a raw socket (redisFormatCommand + redisReader),
  *           XREAD for consumers; one stream per partition
  *   nats    libnats JetStream: js_PublishAsync with an ack handler, file storage; one
@@ -35,6 +40,7 @@
  * the broker.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <hiredis/hiredis.h>
 #include <librdkafka/rdkafka.h>
@@ -42,6 +48,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -56,6 +63,8 @@
 #include "common/bytes.h"
 #include "common/clock.h"
 #include "common/hist.h"
+
+#include "kraw.h"
 
 #define LD_MAGIC 0x534c4c44u /* "SLLD" */
 #define LD_HDR 24
@@ -82,6 +91,8 @@ struct ld_opts {
 	const char *curve;
 	int64_t timeout_ns;
 	int max_inflight;
+	int inflight; /* kafka-raw: Produce requests in flight per connection */
+	int batch;    /* kafka-raw: records per Produce request at most */
 };
 
 struct ld;
@@ -97,6 +108,10 @@ struct ld_backend {
 	/* Consumer loop (own connection): until want records or l->stop_consume. */
 	int (*consume)(struct ld *l, uint64_t want);
 	void (*close)(struct ld *l);
+	/* Fixed rate, between records: sleeps until until_ns but takes acks as they arrive, so
+	 * an ack's latency is not rounded up to the next send time. NULL: plain sleep (the
+	 * backend's own threads take the acks). */
+	void (*wait)(struct ld *l, int64_t until_ns);
 };
 
 struct ld {
@@ -118,6 +133,7 @@ struct ld {
 	/* kafka */
 	rd_kafka_t *rk;
 	rd_kafka_topic_t *rkt;
+	int kpipe[2]; /* librdkafka's main queue signals here when delivery reports wait */
 	/* redis */
 	int rfd;
 	char rhost[256];
@@ -130,6 +146,11 @@ struct ld {
 	/* nats */
 	natsConnection *nc;
 	jsCtx *js;
+	/* kafka-raw */
+	struct kraw *kr;
+	struct kraw_cfg krc;
+	uint64_t c_want;
+	int64_t c_idle_ns;
 };
 
 static volatile sig_atomic_t ld_stop;
@@ -145,11 +166,11 @@ static void
 die_usage(void)
 {
 	fprintf(stderr,
-	        "usage: sl-load --backend kafka|redis|nats --addr HOST:PORT --topic NAME\n"
+	        "usage: sl-load --backend kafka|kafka-raw|redis|nats --addr HOST:PORT --topic NAME\n"
 	        "               [--mode produce|consume|e2e] [--size BYTES] [--partitions N]\n"
 	        "               [--rate R|max] [--rate-end R2] [--duration SECS] [--count N]\n"
 	        "               [--acks A] [--linger-ms MS] [--max-inflight N] [--curve FILE]\n"
-	        "               [--timeout SECS]\n"
+	        "               [--timeout SECS] [--inflight N] [--batch N]   (the last two: kafka-raw)\n"
 	        "       sl-load --memcpy\n");
 	exit(2);
 }
@@ -295,6 +316,14 @@ k_open(struct ld *l)
 		fprintf(stderr, "sl-load: rd_kafka_new: %s\n", err);
 		return -EINVAL;
 	}
+	if (!pipe2(l->kpipe, O_NONBLOCK | O_CLOEXEC)) {
+		rd_kafka_queue_t *mq = rd_kafka_queue_get_main(l->rk);
+
+		rd_kafka_queue_io_event_enable(mq, l->kpipe[1], "1", 1);
+		rd_kafka_queue_destroy(mq);
+	} else {
+		l->kpipe[0] = l->kpipe[1] = -1;
+	}
 	k_create(l->rk, o->topic, o->partitions);
 	l->rkt = rd_kafka_topic_new(l->rk, o->topic, NULL);
 	return k_wait_meta(l->rk, l->rkt, o->partitions, o->timeout_ns) < 0 ? -ETIMEDOUT : 0;
@@ -315,6 +344,29 @@ static void
 k_poll(struct ld *l)
 {
 	rd_kafka_poll(l->rk, 0);
+}
+
+/* Waits on librdkafka's queue-event pipe, serving delivery reports as they arrive. */
+static void
+k_wait(struct ld *l, int64_t until_ns)
+{
+	int64_t now;
+
+	while ((now = sl_now_ns()) < until_ns) {
+		struct pollfd pfd = {.fd = l->kpipe[0], .events = POLLIN};
+		struct timespec ts = {(until_ns - now) / 1000000000, (until_ns - now) % 1000000000};
+		char drain[64];
+
+		if (l->kpipe[0] < 0) {
+			nanosleep(&ts, NULL);
+			return;
+		}
+		if (ppoll(&pfd, 1, &ts, NULL) <= 0)
+			return;
+		while (read(l->kpipe[0], drain, sizeof(drain)) > 0)
+			;
+		rd_kafka_poll(l->rk, 0);
+	}
 }
 
 static int
@@ -387,6 +439,9 @@ k_close(struct ld *l)
 		rd_kafka_topic_destroy(l->rkt);
 	if (l->rk)
 		rd_kafka_destroy(l->rk);
+	for (int i = 0; i < 2; i++)
+		if (l->kpipe[i] > 0)
+			close(l->kpipe[i]);
 }
 
 /* ---- redis (hiredis) ---- */
@@ -800,10 +855,114 @@ n_close(struct ld *l)
 		natsConnection_Destroy(l->nc);
 }
 
+/* ---- kafka-raw (kraw.c: our own client) ---- */
+
+static void
+kr_ack(void *arg, int64_t due_ns, size_t n, bool ok)
+{
+	on_ack(arg, due_ns, n, ok);
+}
+
+static void
+kr_record(void *arg, const void *p, size_t n)
+{
+	struct ld *l = arg;
+
+	if (l->c_want && atomic_load(&l->consumed) >= l->c_want)
+		return; /* --count reached mid-response: the rest is not counted */
+	on_record(l, p, n);
+	l->c_idle_ns = sl_now_ns();
+}
+
+/* Consumer: on until told to stop, want records arrived, or --timeout passed idle. */
+static bool
+kr_keep_going(void *arg)
+{
+	struct ld *l = arg;
+
+	if (ld_stop || atomic_load(&l->stop_consume))
+		return false;
+	if (!l->c_want)
+		return true;
+	return atomic_load(&l->consumed) < l->c_want &&
+	       sl_now_ns() - l->c_idle_ns <= l->o->timeout_ns;
+}
+
+static void
+kr_cfg(struct ld *l, struct kraw_cfg *c)
+{
+	const struct ld_opts *o = l->o;
+
+	*c = (struct kraw_cfg){
+		.addr = o->addr,
+		.topic = o->topic,
+		.partitions = o->partitions,
+		.acks = (int16_t)(strcmp(o->acks, "all") ? atoi(o->acks) : -1),
+		.inflight = o->inflight,
+		.batch = o->batch,
+		.max_record = (size_t)(o->size > LD_HDR ? o->size : LD_HDR),
+		.timeout_ns = o->timeout_ns,
+		.on_ack = kr_ack,
+		.on_record = kr_record,
+		.keep_going = kr_keep_going,
+		.arg = l,
+	};
+}
+
+static int
+kr_open(struct ld *l)
+{
+	kr_cfg(l, &l->krc);
+	return kraw_open(&l->kr, &l->krc);
+}
+
+static int
+kr_send(struct ld *l, int part, const uint8_t *p, size_t n)
+{
+	return kraw_send(l->kr, part, p, n, stamp_of(p, n));
+}
+
+static void
+kr_poll(struct ld *l)
+{
+	kraw_poll(l->kr);
+}
+
+static int
+kr_drain(struct ld *l)
+{
+	return kraw_drain(l->kr);
+}
+
+static int
+kr_consume(struct ld *l, uint64_t want)
+{
+	struct kraw_cfg c; /* its own: in e2e the producer's krc is in use on another thread */
+
+	kr_cfg(l, &c);
+	l->c_want = want;
+	l->c_idle_ns = sl_now_ns();
+	return kraw_consume(&c);
+}
+
+static void
+kr_wait(struct ld *l, int64_t until_ns)
+{
+	kraw_wait(l->kr, until_ns);
+}
+
+static void
+kr_close(struct ld *l)
+{
+	kraw_close(l->kr);
+	l->kr = NULL;
+}
+
 static const struct ld_backend backends[] = {
-	{"kafka", k_open, k_send, k_poll, k_drain, k_consume, k_close},
-	{"redis", r_open, r_send, r_poll, r_drain, r_consume, r_close},
-	{"nats", n_open, n_send, n_poll, n_drain, n_consume, n_close},
+	{"kafka", k_open, k_send, k_poll, k_drain, k_consume, k_close, k_wait},
+	{"kafka-raw", kr_open, kr_send, kr_poll, kr_drain, kr_consume, kr_close, kr_wait},
+	{"redis", r_open, r_send, r_poll, r_drain, r_consume, r_close, NULL},
+	{"nats", n_open, n_send, n_poll, n_drain, n_consume, n_close, NULL},
 };
 
 /* ---- the schedule ---- */
@@ -855,7 +1014,9 @@ run_produce(struct ld *l, int64_t *elapsed_ns)
 			/* Sleep rather than spin, so client_cpu tells whether the client is
 			 * saturated; an oversleep (~50-60 us here) shows as latency, because the
 			 * records keep their due times. */
-			if (due > now) {
+			if (due > now && l->be->wait) {
+				l->be->wait(l, due);
+			} else if (due > now) {
 				struct timespec ts = {0, due - now};
 
 				nanosleep(&ts, NULL);
@@ -1048,6 +1209,7 @@ main(int argc, char **argv)
 		{"acks", 1, NULL, 'k'},       {"linger-ms", 1, NULL, 'l'},
 		{"curve", 1, NULL, 'C'},      {"max-inflight", 1, NULL, 'i'},
 		{"timeout", 1, NULL, 'T'},    {"memcpy", 0, NULL, 'M'},
+		{"inflight", 1, NULL, 'I'},   {"batch", 1, NULL, 'B'},
 		{NULL, 0, NULL, 0},
 	};
 	struct ld_opts o = {
@@ -1062,6 +1224,8 @@ main(int argc, char **argv)
 		.linger_ms = "5",
 		.timeout_ns = 20000000000LL,
 		.max_inflight = 100000,
+		.inflight = 32,
+		.batch = 64,
 	};
 	struct ld *l;
 	pthread_t ct;
@@ -1098,11 +1262,14 @@ main(int argc, char **argv)
 		case 'i': o.max_inflight = atoi(optarg); break;
 		case 'T': o.timeout_ns = (int64_t)(atof(optarg) * 1e9); break;
 		case 'M': return run_memcpy();
+		case 'I': o.inflight = atoi(optarg); break;
+		case 'B': o.batch = atoi(optarg); break;
 		default: die_usage();
 		}
 	}
 	if (o.size < 1 || o.size > (64 << 20) || o.partitions < 1 ||
 	    o.partitions > LD_MAX_PARTS || o.max_inflight < 1 || o.duration_ns <= 0 ||
+	    o.inflight < 1 || o.inflight > 4096 || o.batch < 1 || o.batch > 1000000 ||
 	    (o.mode == LD_E2E && o.size < LD_HDR))
 		die_usage();
 	l = calloc(1, sizeof(*l));
@@ -1193,6 +1360,8 @@ out_stop:
 		       (cpu1 - cpu0) / secs, (unsigned long long)l->errors,
 		       (unsigned long long)unacked, (unsigned long long)l->unsent);
 		print_hist("", h);
+		if (l->kr)
+			printf(" requests=%llu", (unsigned long long)kraw_requests(l->kr));
 		printf("\n");
 		if (o.curve)
 			write_curve(o.curve, h);
