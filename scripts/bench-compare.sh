@@ -10,6 +10,8 @@
 #  2. Systems, each started here on loopback with its data under bench/results/tmp/ (not /tmp,
 #     which may be tmpfs), pinned to core 0 while the load generator runs on core 1:
 #       class "no fsync":  sluice (sluiced, no flush policy)   redis (AOF appendfsync everysec)
+#                          sluice-raw (the same sluiced, driven by sl-load's own Kafka client,
+#                          --backend kafka-raw, instead of librdkafka)
 #                          nats (JetStream file storage, server default sync)
 #                          kmock (librdkafka's in-memory mock cluster: a memory-only reference)
 #       class "durable":   sluice-durable (log.flush.durable=true: ack after fdatasync)
@@ -161,7 +163,19 @@ echo "fio 4 KiB write + fdatasync: p50 $fsync_p50 us, p99 $fsync_p99 us"
 
 memcpy_mbps=$(kv mb_per_s "$("${cli[@]}" "$load" --memcpy)")
 echo "memcpy (1 thread): $memcpy_mbps MB/s"
+
+# kernel-bypass limit: two dpdk-testpmd processes over net_memif (scripts/bench-testpmd.sh)
+testpmd_mpps=n/a
+testpmd_mbps=n/a
+if tp_out=$("$repo/scripts/bench-testpmd.sh" 8 1024 2>"$work/testpmd.err"); then
+	echo "$tp_out" | head -1
+	eval "$(echo "$tp_out" | tail -1)"
+else
+	echo "testpmd over memif: NOT MEASURED ($(tail -1 "$work/testpmd.err"))"
+fi
 {
+	echo "testpmd_mpps	$testpmd_mpps"
+	echo "testpmd_mbps	$testpmd_mbps"
 	echo "iperf3_mbps	$iperf_mbps"
 	echo "fio_seq_mbps	$fio_seq"
 	echo "fsync_p50_us	$fsync_p50"
@@ -213,12 +227,14 @@ start_nats() { # start_nats NAME [sync]
 	addr[$1]=127.0.0.1:$p
 }
 
-systems=(sluice kmock redis nats sluice-durable redis-always)
+systems=(sluice sluice-raw kmock redis nats sluice-durable redis-always)
 declare -A backend=([sluice]=kafka [sluice-durable]=kafka [kmock]=kafka [redis]=redis
-	[redis-always]=redis [nats]=nats [nats-sync]=nats)
+	[redis-always]=redis [nats]=nats [nats-sync]=nats [sluice-raw]=kafka-raw)
 declare -A class=([sluice]=nofsync [kmock]=nofsync [redis]=nofsync [nats]=nofsync
-	[sluice-durable]=durable [redis-always]=durable [nats-sync]=durable)
+	[sluice-durable]=durable [redis-always]=durable [nats-sync]=durable [sluice-raw]=nofsync)
 start_sluiced sluice
+pid[sluice-raw]=${pid[sluice]} # one broker, two clients
+addr[sluice-raw]=${addr[sluice]}
 start_sluiced sluice-durable --durable
 start_redis redis everysec
 start_redis redis-always always
