@@ -9,16 +9,19 @@
  * segment.bytes / segment.ms) creates files synchronously, and sealing one trims it with
  * ftruncate from its completion. Open, close and remove block.
  *
- * One I/O group per log is in flight at a time (invariant 3 in plog_int.h):
+ * Up to wg_max (O_DIRECT: wg_max_direct) I/O groups per log are in flight at a time (invariant 3 in plog_int.h), each
+ * writing the bytes appended since the previous one:
  *
  *   append -> end_lpos grows ---- sl_store_poll -> log_issue ----------------------+
- *                                   [fallocate] [write (linked ->) fdatasync] [dir fsync]
+ *                       (issued_lpos grows)  [fallocate] [write (linked ->) fdatasync] [dir fsync]
  *                                                                                  |
- *   done() <- complete_appends <- group_done (written_lpos / synced_lpos advance) <+
+ *   done() <- complete_appends <- retire_groups: the oldest groups whose SQEs all  |
+ *             completed, in issue order (written_lpos / synced_lpos advance)  <----+
  *
- * O_DIRECT writes start at the 4 KiB block holding written_lpos and end at the next block
+ * O_DIRECT writes start at the 4 KiB block holding issued_lpos and end at the next block
  * boundary past the data (zero padding), so the partial last block is rewritten by the next
- * write. When a new chunk starts mid-block, the partial block is carried into it.
+ * write, which therefore waits until the earlier write of that block completed. When a new
+ * chunk starts mid-block, the partial block is carried into it.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -191,7 +194,9 @@ sl_plog_check(const struct sl_plog *log)
 		if (log->segs[i - 1]->base_offset >= log->segs[i]->base_offset)
 			return false;
 	if (log->hw_lpos > log->written_lpos || log->synced_lpos > log->written_lpos ||
-	    log->written_lpos > log->end_lpos || log->hw > log->next_offset)
+	    log->written_lpos > log->issued_lpos || log->issued_lpos > log->end_lpos ||
+	    log->hw > log->next_offset ||
+	    log->io_pending > SL_MAX(log->wg_max, log->wg_max_direct))
 		return false;
 	for (c = log->ch_head; c; c = c->next) {
 		if (c->next && c->next->first_offset < c->first_offset)
@@ -247,6 +252,7 @@ sl_plog_open(struct sl_plog **out, struct sl_store *st, const char *dir, const c
              int32_t partition, const struct sl_plog_cfg *cfg)
 {
 	struct sl_plog *log;
+	unsigned i;
 	int rc;
 
 	if (!out || !st || !dir || !cfg || !topic_ok(topic) || partition < 0)
@@ -292,10 +298,15 @@ sl_plog_open(struct sl_plog **out, struct sl_store *st, const char *dir, const c
 		goto out_free;
 	}
 	log->direct = want_direct(st, &log->cfg);
-	log->wr_uop.fn = wr_done;
-	log->sync_uop.fn = sync_done;
-	log->dsync_uop.fn = dsync_done;
-	log->fal_uop.fn = fal_done;
+	log->wg_max = SL_MIN(SL_MAX(st->o.write_groups, 1u), (unsigned)SL_WG_MAX);
+	log->wg_max_direct = SL_MIN(SL_MAX(st->o.write_groups_direct, 1u), (unsigned)SL_WG_MAX);
+	for (i = 0; i < SL_WG_MAX; i++) {
+		log->wg[i].log = log;
+		log->wg[i].wr_uop.fn = wr_done;
+		log->wg[i].sync_uop.fn = sync_done;
+		log->wg[i].dsync_uop.fn = dsync_done;
+		log->wg[i].fal_uop.fn = fal_done;
+	}
 	log->last_sync_ms = store_now(st);
 	rc = sl_plog_recover(log, topic, partition);
 	if (rc)
@@ -787,6 +798,96 @@ oldest_unsealed(const struct sl_plog *log)
 	return found;
 }
 
+static struct sl_wgroup *
+wg_at(struct sl_plog *log, unsigned i)
+{
+	return &log->wg[(log->wg_head + i) % SL_WG_MAX];
+}
+
+/* Whether the log has I/O to issue once a group retires. */
+static bool
+log_wants_io(const struct sl_plog *log)
+{
+	if (log->written_lpos < log->end_lpos || oldest_unsealed(log))
+		return true;
+	if (log->synced_lpos >= log->written_lpos)
+		return false;
+	return log->cfg.durable || log->msgs_unsynced >= log->cfg.flush_messages;
+}
+
+/*
+ * Issues the next I/O group of log, if one may start now (invariant 3): nothing failed,
+ * fewer than wg_max groups in flight, and
+ *  - a seal, a sync-only group, or a sync of a non-durable log waits until no group is in
+ *    flight: a sync covers only the writes that completed before it started;
+ *  - a durable log's write (linked ->) fdatasync may start behind other durable groups: each
+ *    syncs its own range, and they are acknowledged in order;
+ *  - an O_DIRECT write whose first block is still being written by an earlier group waits
+ *    for it (two writes of one block in flight could land in either order);
+ *  - after a short write, nothing starts until the groups in flight are done; the next
+ *    write then restarts from written_lpos.
+ */
+/* Whether a write in flight (not completed) of log covers a block of [from, to) of s. */
+static bool
+blocks_busy(struct sl_plog *log, const struct sl_seg *s, uint64_t from, uint64_t to)
+{
+	unsigned i;
+
+	for (i = 0; i < log->io_pending; i++) {
+		const struct sl_wgroup *p = wg_at(log, i);
+
+		if (p->wr_issued && !p->done && p->seg == s && p->wr_off < to &&
+		    p->wr_off + p->wr_len > from)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Writes the owed block (the rest of a block skipped by a later group) once the earlier
+ * write of that block completed. The block is whole in the chunk holding its last byte
+ * (a chunk that started inside it carries its beginning). Returns false when it must wait.
+ */
+static bool
+issue_owed(struct sl_plog *log)
+{
+	struct sl_store *st = log->st;
+	struct sl_seg *s = log->owed_seg;
+	uint64_t hi = log->owed_hi - s->lbase, bs = SL_ALIGN_DOWN(hi - 1, (uint64_t)SL_BLK);
+	struct io_uring_sqe *sqe;
+	struct sl_wgroup *g;
+	struct sl_chunk *c;
+
+	if (blocks_busy(log, s, bs, hi))
+		return false;
+	for (c = log->ch_head; c; c = c->next)
+		if (c->seg == s && c->file_pos <= bs && c->file_pos + c->fill >= hi)
+			break;
+	SL_BUG_ON(!c); /* unwritten bytes always have their chunk */
+	g = wg_at(log, log->io_pending);
+	g->seg = s;
+	g->seq = log->wg_seq++;
+	g->sync_issued = g->fal_issued = g->seal_issued = g->dsync_issued = false;
+	g->wr_res = g->sync_res = g->dsync_res = g->fal_res = 0;
+	g->done = g->held = false;
+	g->lpos_lo = log->owed_lo;
+	g->iov[0].iov_base = c->mem + (bs - c->file_pos);
+	g->iov[0].iov_len = hi - bs;
+	sqe = sl_uring_sqe(st->ring, &g->wr_uop);
+	io_uring_prep_write(sqe, s->fd, g->iov[0].iov_base, (unsigned)g->iov[0].iov_len, bs);
+	g->wr_off = bs;
+	g->wr_len = hi - bs;
+	g->wr_true_end = hi;
+	g->wr_issued = true;
+	g->pending = 1;
+	st->stats.writes++;
+	log->owed_seg = NULL;
+	log->owed_lo = log->owed_hi = 0;
+	log->io_pending++;
+	st->inflight++;
+	return true;
+}
+
 static void
 log_issue(struct sl_plog *log, int64_t now, bool force_sync)
 {
@@ -794,15 +895,46 @@ log_issue(struct sl_plog *log, int64_t now, bool force_sync)
 	struct sl_seg *seal = oldest_unsealed(log);
 	struct sl_seg *ws = seal ? seal : log->active;
 	struct io_uring_sqe *sqe;
-	uint64_t wfile, first = 0, last_end = 0, true_end = 0;
+	struct sl_wgroup *g;
+	uint64_t wfile, first = 0, last_end = 0, true_end = 0, skip_to = 0;
 	struct sl_chunk *c;
-	bool sync = false, write_all = true;
-	unsigned niov = 0;
+	bool sync = false, write_all = true, all_sync = true;
+	unsigned niov = 0, i;
 
-	if (log->io_pending || log->err)
+	if (log->err || log->io_pending >= (ws->direct ? log->wg_max_direct : log->wg_max))
 		return;
-	SL_BUG_ON(log->written_lpos < ws->lbase);
-	wfile = log->written_lpos - ws->lbase;
+	if (log->io_pending && log->wr_hole)
+		return;
+	if (!log->io_pending && log->wr_hole) {
+		/* Every group retired: what was issued and did not land is written again. */
+		log->issued_lpos = log->written_lpos;
+		log->wr_hole = false;
+		log->owed_seg = NULL;
+		log->owed_lo = log->owed_hi = 0;
+		log->ncred = 0;
+	}
+	if (log->owed_hi && (!issue_owed(log) || log->io_pending >= log->wg_max_direct))
+		return;
+	if (log->io_pending && seal)
+		return;
+	for (i = 0; i < log->io_pending; i++)
+		all_sync &= wg_at(log, i)->sync_issued;
+	SL_BUG_ON(log->issued_lpos < ws->lbase);
+	wfile = log->issued_lpos - ws->lbase;
+	if (wfile < ws->size && ws->direct) {
+		uint64_t b0 = SL_ALIGN_DOWN(wfile, (uint64_t)SL_BLK), b1 = b0 + SL_BLK;
+
+		if (blocks_busy(log, ws, b0, b1)) {
+			/* That block is still being written (retire_groups marks us dirty). A
+			 * non-durable log with more than the rest of it to write skips it. */
+			if (log->cfg.durable || seal || log->owed_hi || wfile == b0 || ws->size <= b1)
+				return;
+			skip_to = b1;
+		}
+	}
+	g = wg_at(log, log->io_pending);
+	if (skip_to)
+		wfile = skip_to;
 	if (wfile < ws->size) {
 		for (c = log->ch_head; c; c = c->next) {
 			uint64_t cend = c->file_pos + c->fill, from, to;
@@ -823,7 +955,8 @@ log_issue(struct sl_plog *log, int64_t now, bool force_sync)
 				                 : SL_ALIGN_DOWN(cend, (uint64_t)SL_BLK);
 				/*
 				 * Pad with zeros, not with what a recycled chunk held: recovery reads
-				 * zeros as the end. Safe: no write of this log is in flight now.
+				 * zeros as the end. Safe: no write in flight covers these blocks
+				 * (blocks_busy above).
 				 */
 				if (to > cend)
 					memset(c->mem + (cend - c->file_pos), 0, to - cend);
@@ -837,8 +970,8 @@ log_issue(struct sl_plog *log, int64_t now, bool force_sync)
 			if (to > from) {
 				if (!niov)
 					first = from;
-				log->iov[niov].iov_base = c->mem + (from - c->file_pos);
-				log->iov[niov].iov_len = to - from;
+				g->iov[niov].iov_base = c->mem + (from - c->file_pos);
+				g->iov[niov].iov_len = to - from;
 				niov++;
 				last_end = to;
 				/* A block carried into the next chunk is written from there. */
@@ -857,64 +990,79 @@ log_issue(struct sl_plog *log, int64_t now, bool force_sync)
 		sync = unsynced && (force_sync || log->msgs_unsynced >= log->cfg.flush_messages ||
 		                    now - log->last_sync_ms >= log->cfg.flush_ms);
 	}
+	/* A sync behind groups in flight: only a durable write+sync behind durable ones. */
+	if (sync && log->io_pending && !(log->cfg.durable && niov && all_sync))
+		return;
+	if (skip_to && (!niov || sync))
+		return;
 	if (!niov && !sync && !(log->need_dirsync && force_sync))
 		return;
-	if (log->need_dirsync && (sync || force_sync))
-		log->dsync_issued = true;
 
 	/* A linked write -> fsync pair must not straddle a submit: leave room for four. */
 	if (io_uring_sq_space_left(&st->ring->ring) < 4)
 		(void)sl_uring_submit(st->ring);
 
-	log->io_seg = ws;
-	log->wr_issued = log->sync_issued = log->fal_issued = log->seal_issued = false;
-	log->wr_res = log->sync_res = log->dsync_res = log->fal_res = 0;
-	log->io_pending = 0;
+	g->seg = ws;
+	g->seq = log->wg_seq++;
+	g->wr_issued = g->sync_issued = g->fal_issued = g->seal_issued = false;
+	g->dsync_issued = log->need_dirsync && (sync || force_sync);
+	g->wr_res = g->sync_res = g->dsync_res = g->fal_res = 0;
+	g->pending = 0;
+	g->done = g->held = false;
+	g->lpos_lo = log->issued_lpos;
+	if (skip_to) {
+		log->owed_seg = ws;
+		log->owed_lo = log->issued_lpos;
+		log->owed_hi = ws->lbase + skip_to;
+		g->lpos_lo = log->owed_hi;
+	}
 	if (niov && ws == log->active && !log->no_prealloc && log->cfg.preallocate_bytes &&
 	    last_end + log->cfg.preallocate_bytes / 2 > ws->prealloc_end) {
 		uint64_t from = SL_MAX(ws->prealloc_end, SL_ALIGN_DOWN(first, (uint64_t)SL_BLK));
 
-		sqe = sl_uring_sqe(st->ring, &log->fal_uop);
+		sqe = sl_uring_sqe(st->ring, &g->fal_uop);
 		io_uring_prep_fallocate(sqe, ws->fd, FALLOC_FL_KEEP_SIZE, from,
 		                        log->cfg.preallocate_bytes);
 		ws->prealloc_end = from + log->cfg.preallocate_bytes;
-		log->fal_issued = true;
-		log->io_pending++;
+		g->fal_issued = true;
+		g->pending++;
 		st->stats.fallocs++;
 	}
 	if (niov) {
-		sqe = sl_uring_sqe(st->ring, &log->wr_uop);
+		sqe = sl_uring_sqe(st->ring, &g->wr_uop);
 		if (niov == 1)
-			io_uring_prep_write(sqe, ws->fd, log->iov[0].iov_base,
-			                    (unsigned)log->iov[0].iov_len, first);
+			io_uring_prep_write(sqe, ws->fd, g->iov[0].iov_base,
+			                    (unsigned)g->iov[0].iov_len, first);
 		else
-			io_uring_prep_writev(sqe, ws->fd, log->iov, niov, first);
+			io_uring_prep_writev(sqe, ws->fd, g->iov, niov, first);
 		if (sync)
 			sqe->flags |= IOSQE_IO_LINK;
-		log->wr_off = first;
-		log->wr_len = last_end - first;
-		log->wr_true_end = true_end;
-		log->wr_issued = true;
-		log->io_pending++;
+		g->wr_off = first;
+		g->wr_len = last_end - first;
+		g->wr_true_end = true_end;
+		g->wr_issued = true;
+		g->pending++;
+		log->issued_lpos = ws->lbase + true_end;
 		st->stats.writes++;
 	}
 	if (sync) {
-		sqe = sl_uring_sqe(st->ring, &log->sync_uop);
+		sqe = sl_uring_sqe(st->ring, &g->sync_uop);
 		io_uring_prep_fsync(sqe, ws->fd, IORING_FSYNC_DATASYNC);
-		log->sync_target = niov ? ws->lbase + true_end : log->written_lpos;
-		log->sync_msgs = log->msgs_unsynced;
-		log->sync_issued = true;
-		log->seal_issued = seal && write_all && (!niov || true_end == ws->size);
-		log->io_pending++;
+		g->sync_target = niov ? ws->lbase + true_end : log->written_lpos;
+		g->sync_msgs = log->msgs_unsynced;
+		g->sync_issued = true;
+		g->seal_issued = seal && write_all && (!niov || true_end == ws->size);
+		g->pending++;
 		st->stats.syncs++;
 	}
-	if (log->dsync_issued) {
-		sqe = sl_uring_sqe(st->ring, &log->dsync_uop);
+	if (g->dsync_issued) {
+		sqe = sl_uring_sqe(st->ring, &g->dsync_uop);
 		io_uring_prep_fsync(sqe, log->dirfd, 0);
 		log->need_dirsync = false;
-		log->io_pending++;
+		g->pending++;
 		st->stats.dir_syncs++;
 	}
+	log->io_pending++;
 	st->inflight++;
 }
 
@@ -983,111 +1131,184 @@ seal_finish(struct sl_plog *log, struct sl_seg *s)
 	log->rp_dirty = true;
 }
 
+/*
+ * Applies one completed group, the oldest in flight. Its bytes count only if they continue
+ * the written prefix (an earlier short write leaves a hole that is written again once the
+ * groups in flight are done, log_issue).
+ */
+/* Moves written_lpos over completed ranges that the filled holes made contiguous. */
 static void
-group_done(struct sl_plog *log)
+cred_merge(struct sl_plog *log)
 {
-	struct sl_seg *s = log->io_seg;
-	bool wrote_all = true, synced = false;
+	unsigned i = 0;
+
+	while (i < log->ncred) {
+		if (log->cred[i].lo > log->written_lpos) {
+			i++;
+			continue;
+		}
+		log->written_lpos = SL_MAX(log->written_lpos, log->cred[i].hi);
+		log->cred[i] = log->cred[--log->ncred];
+		i = 0;
+	}
+}
+
+static void
+group_retire(struct sl_plog *log, struct sl_wgroup *g)
+{
+	struct sl_seg *s = g->seg;
+	bool wrote_all = true, synced = false, contiguous = g->lpos_lo <= log->written_lpos;
 	int err = 0;
 
-	log->st->inflight--;
-	if (log->fal_issued && log->fal_res < 0) {
+	if (g->fal_issued && g->fal_res < 0) {
 		log->no_prealloc = true; /* not supported here: plain appends allocate */
 		s->prealloc_end = 0;
 	}
-	if (log->wr_issued) {
-		if (log->wr_res < 0) {
-			err = log->wr_res;
-		} else if (log->wr_res == 0) {
+	if (log->err)
+		return;
+	if (g->wr_issued) {
+		if (g->wr_res < 0) {
+			err = g->wr_res;
+		} else if (g->wr_res == 0) {
 			err = -EIO;
 		} else {
-			uint64_t done = log->wr_off + (uint64_t)log->wr_res;
-			uint64_t tend = SL_MIN(done, log->wr_true_end);
+			uint64_t done = g->wr_off + (uint64_t)g->wr_res;
+			uint64_t tend = SL_MIN(done, g->wr_true_end);
 
-			if (s->lbase + tend > log->written_lpos)
+			wrote_all = done >= g->wr_off + g->wr_len;
+			if (contiguous && s->lbase + tend > log->written_lpos)
 				log->written_lpos = s->lbase + tend;
-			wrote_all = done >= log->wr_off + log->wr_len;
+			if (!wrote_all) {
+				log->wr_hole = true;
+			} else if (!contiguous) {
+				/* Beyond a hole still to be written (owed block): later. */
+				SL_BUG_ON(log->ncred == SL_WG_MAX);
+				log->cred[log->ncred].lo = g->lpos_lo;
+				log->cred[log->ncred].hi = s->lbase + tend;
+				log->ncred++;
+			}
+			cred_merge(log);
 		}
 	}
-	if (log->sync_issued) {
-		if (log->sync_res == -ECANCELED && !wrote_all) {
+	if (g->sync_issued) {
+		if (g->sync_res == -ECANCELED && !wrote_all) {
 			/* the short write broke the link: sync again with the rest */
-		} else if (log->sync_res < 0) {
-			err = err ? err : log->sync_res;
+		} else if (g->sync_res < 0) {
+			err = err ? err : g->sync_res;
 		} else {
 			synced = true;
-			if (log->sync_target > log->synced_lpos)
-				log->synced_lpos = log->sync_target;
+			if (contiguous && g->sync_target > log->synced_lpos)
+				log->synced_lpos = SL_MIN(g->sync_target, log->written_lpos);
 			log->last_sync_ms = store_now(log->st);
-			log->msgs_unsynced -= log->sync_msgs;
+			log->msgs_unsynced -= g->sync_msgs;
 			if (log->msgs_unsynced < 0)
 				log->msgs_unsynced = 0;
 		}
 	}
-	if (log->dsync_issued && log->dsync_res < 0)
-		err = err ? err : log->dsync_res;
-	log->wr_issued = log->sync_issued = log->dsync_issued = log->fal_issued = false;
+	if (g->dsync_issued && g->dsync_res < 0)
+		err = err ? err : g->dsync_res;
 	if (err) {
-		log->seal_issued = false;
 		log_fail(log, err);
 		return;
 	}
-	if (log->seal_issued && wrote_all && synced)
+	if (g->seal_issued && wrote_all && synced)
 		seal_finish(log, s);
-	log->seal_issued = false;
+}
+
+/* Retires the completed prefix of the groups in flight, oldest first, and acknowledges. */
+static void
+retire_groups(struct sl_plog *log)
+{
+	bool any = false;
+
+	while (log->io_pending && wg_at(log, 0)->done) {
+		struct sl_wgroup *g = wg_at(log, 0);
+
+		log->wg_head = (log->wg_head + 1) % SL_WG_MAX;
+		log->io_pending--;
+		log->st->inflight--;
+		g->done = false;
+		group_retire(log, g);
+		any = true;
+	}
+	if (!any || log->err)
+		return;
 	SL_ASSERT(sl_plog_check(log));
 	complete_appends(log);
-	if (!log->err && (log->written_lpos < log->end_lpos || oldest_unsealed(log) ||
-	                  (log->cfg.durable && log->synced_lpos < log->written_lpos)))
+	if (!log->err && log_wants_io(log))
 		sl_plog_mark_dirty(log);
 }
 
 static void
-io_step(struct sl_plog *log)
+wg_step(struct sl_wgroup *g)
 {
-	SL_BUG_ON(log->io_pending == 0);
-	if (--log->io_pending == 0)
-		group_done(log);
+	struct sl_plog *log = g->log;
+
+	SL_BUG_ON(g->pending == 0);
+	if (--g->pending)
+		return;
+	if (g->seq >= log->test_hold_lo && g->seq < log->test_hold_hi) {
+		g->held = true;
+		return;
+	}
+	g->done = true;
+	retire_groups(log);
+}
+
+void
+sl_plog_test_release(struct sl_plog *log, uint64_t seq)
+{
+	unsigned i;
+
+	for (i = 0; i < log->io_pending; i++) {
+		struct sl_wgroup *g = wg_at(log, i);
+
+		if (g->held && (seq == UINT64_MAX || g->seq == seq)) {
+			g->held = false;
+			g->done = true;
+		}
+	}
+	retire_groups(log);
 }
 
 static void
 wr_done(struct sl_uop *op, int res, unsigned flags)
 {
-	struct sl_plog *log = SL_CONTAINER_OF(op, struct sl_plog, wr_uop);
+	struct sl_wgroup *g = SL_CONTAINER_OF(op, struct sl_wgroup, wr_uop);
 
 	(void)flags;
-	log->wr_res = res;
-	io_step(log);
+	g->wr_res = res;
+	wg_step(g);
 }
 
 static void
 sync_done(struct sl_uop *op, int res, unsigned flags)
 {
-	struct sl_plog *log = SL_CONTAINER_OF(op, struct sl_plog, sync_uop);
+	struct sl_wgroup *g = SL_CONTAINER_OF(op, struct sl_wgroup, sync_uop);
 
 	(void)flags;
-	log->sync_res = res;
-	io_step(log);
+	g->sync_res = res;
+	wg_step(g);
 }
 
 static void
 dsync_done(struct sl_uop *op, int res, unsigned flags)
 {
-	struct sl_plog *log = SL_CONTAINER_OF(op, struct sl_plog, dsync_uop);
+	struct sl_wgroup *g = SL_CONTAINER_OF(op, struct sl_wgroup, dsync_uop);
 
 	(void)flags;
-	log->dsync_res = res;
-	io_step(log);
+	g->dsync_res = res;
+	wg_step(g);
 }
 
 static void
 fal_done(struct sl_uop *op, int res, unsigned flags)
 {
-	struct sl_plog *log = SL_CONTAINER_OF(op, struct sl_plog, fal_uop);
+	struct sl_wgroup *g = SL_CONTAINER_OF(op, struct sl_wgroup, fal_uop);
 
 	(void)flags;
-	log->fal_res = res;
-	io_step(log);
+	g->fal_res = res;
+	wg_step(g);
 }
 
 /* ---- reads ---- */

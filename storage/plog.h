@@ -64,6 +64,8 @@ struct sl_store_opts {
 	unsigned nr_read_bufs;  /* read buffers in the pool (64) */
 	bool force_buffered;    /* never O_DIRECT (tests) */
 	bool direct_nondurable; /* O_DIRECT for non-durable logs too (default: durable only) */
+	unsigned write_groups;  /* write groups a log may keep in flight, buffered (4; 1..8) */
+	unsigned write_groups_direct; /* the same for O_DIRECT segments (1; 1..8) */
 };
 
 void sl_store_opts_default(struct sl_store_opts *o);

@@ -12,10 +12,19 @@
  *     the only one that receives appends; every earlier segment is either sealed or
  *     waiting for its seal (final write + fdatasync + ftruncate, oldest first).
  *  2. Logical positions (lpos) number the bytes appended in this session across segments:
- *     seg->lbase + file position. hw_lpos <= acked <= written_lpos <= end_lpos, where acked
- *     is synced_lpos in durable mode; synced_lpos <= written_lpos.
- *  3. At most one I/O group (fallocate / write / fdatasync / directory fsync) per log is in
- *     flight: writes to the same 4 KiB block never overlap in time.
+ *     seg->lbase + file position. hw_lpos <= acked <= written_lpos <= issued_lpos <=
+ *     end_lpos, where acked is synced_lpos in durable mode; synced_lpos <= written_lpos.
+ *  3. At most wg_max (O_DIRECT segments: wg_max_direct) I/O groups (fallocate / write / fdatasync / directory fsync) per log
+ *     are in flight, in issue order; they write disjoint byte ranges, and O_DIRECT writes
+ *     of different groups never touch the same 4 KiB block at the same time (a group whose
+ *     first block is still being written by an earlier one waits). written_lpos and
+ *     synced_lpos advance only when groups retire, oldest first (the contiguous completed
+ *     prefix). A group with a sync, other than a durable log's write+sync of its own
+ *     range, is issued only when no other group is in flight (a sync covers only writes
+ *     that completed before it); so is a segment's seal. A non-durable O_DIRECT group may
+ *     skip the rest of a block still being written and start at the next block; that rest
+ *     is written by a later group (owed_*), and written_lpos jumps over ranges completed
+ *     beyond it (cred[]) only once the hole is filled.
  *  4. The chunk list of a log is ordered by file position (and offset); chunks hold whole
  *     batches from data_start to fill; bytes before data_start are the carried-over
  *     partial block of the previous chunk. Bytes below fill never change.
@@ -287,6 +296,33 @@ void sl_lru_remove(struct sl_store *st, struct sl_chunk *c);
 
 /* ---- partition log ---- */
 
+/* Write groups a log may keep in flight at once (store opt write_groups, clamped). */
+#define SL_WG_MAX 8
+
+/*
+ * One I/O group: [fallocate] [write (linked ->) fdatasync] [directory fsync], issued by
+ * log_issue and retired in issue order once all its SQEs completed. Groups of a log write
+ * disjoint file ranges; their completions may arrive in any order.
+ */
+struct sl_wgroup {
+	struct sl_plog *log;
+	struct sl_uop wr_uop, sync_uop, dsync_uop, fal_uop;
+	struct sl_seg *seg;
+	uint64_t seq;
+	unsigned pending;       /* SQEs not completed */
+	uint64_t lpos_lo;       /* lpos where this group's valid bytes start */
+	uint64_t wr_off, wr_len; /* file range written */
+	uint64_t wr_true_end;   /* file position of the last valid byte written + 1 */
+	uint64_t sync_target;   /* written lpos the sync covers */
+	int64_t sync_msgs;
+	int wr_res, sync_res, dsync_res, fal_res;
+	bool wr_issued, sync_issued, dsync_issued, fal_issued, seal_issued;
+	bool done;             /* every SQE completed (and not held by a test) */
+	bool held;             /* completed, but held back by the test hook */
+	struct iovec iov[SL_WR_IOV];
+};
+
+
 struct sl_plog {
 	struct sl_store *st;
 	struct sl_plog_cfg cfg;
@@ -315,16 +351,26 @@ struct sl_plog {
 	struct sl_append *ap_head, *ap_tail;
 	int64_t msgs_unsynced;
 	int64_t last_sync_ms;
-	/* the I/O group in flight */
-	struct sl_uop wr_uop, sync_uop, dsync_uop, fal_uop;
-	unsigned io_pending;
-	struct sl_seg *io_seg;
-	uint64_t wr_off, wr_len; /* file range written */
-	uint64_t wr_true_end;    /* file position of the last valid byte written + 1 */
-	uint64_t sync_target;    /* written lpos the sync covers */
-	int64_t sync_msgs;
-	int wr_res, sync_res, dsync_res, fal_res;
-	bool wr_issued, sync_issued, dsync_issued, fal_issued, seal_issued;
+	/* the write groups in flight, in issue order: wg[(wg_head + i) % SL_WG_MAX], i < io_pending */
+	struct sl_wgroup wg[SL_WG_MAX];
+	unsigned wg_head;
+	unsigned io_pending; /* groups issued and not yet retired */
+	unsigned wg_max;     /* groups allowed in flight (store opt write_groups) */
+	unsigned wg_max_direct; /* the same while writing an O_DIRECT segment */
+	uint64_t wg_seq;     /* sequence number of the next group */
+	uint64_t issued_lpos; /* end of the bytes covered by issued writes (>= written_lpos) */
+	bool wr_hole;        /* a short write left bytes below issued_lpos unwritten */
+	/* O_DIRECT, non-durable: a group skipped the rest of a block an earlier group was still
+	 * writing; [owed_lo, owed_hi) of owed_seg is written by its own group once that write
+	 * completed (owed_hi == 0: nothing owed). Groups that completed beyond a hole wait in
+	 * cred[] until written_lpos reaches them. */
+	struct sl_seg *owed_seg;
+	uint64_t owed_lo, owed_hi;
+	struct {
+		uint64_t lo, hi;
+	} cred[SL_WG_MAX];
+	unsigned ncred;
+	uint64_t test_hold_lo, test_hold_hi; /* tests: groups with seq in [lo, hi) are held */
 	bool need_dirsync;
 	bool rp_dirty;    /* recovery point checkpoint is behind */
 	bool no_prealloc; /* fallocate failed once: stop trying */
@@ -332,7 +378,6 @@ struct sl_plog {
 	bool closing;
 	int err; /* sticky failure */
 	unsigned reads_inflight;
-	struct iovec iov[SL_WR_IOV];
 	struct sl_plog *next, *prev; /* store's list */
 	struct sl_plog *dirty_next;
 	sl_plog_hw_fn hw_fn;
@@ -372,6 +417,10 @@ int sl_plog_pstate_rebuild(struct sl_plog *log) SL_MUST_CHECK;
 /* Writes the snapshot for the current log end offset (close only). Blocking. 0 or -errno;
  * on failure no snapshot is left behind. */
 int sl_plog_pstate_save(struct sl_plog *log) SL_MUST_CHECK;
+/* Tests: completes the groups held by test_hold_lo/hi (in any order the test chose by
+ * releasing them one at a time: seq, or every held group when seq is UINT64_MAX) and
+ * retires what became the completed prefix. */
+void sl_plog_test_release(struct sl_plog *log, uint64_t seq);
 /* Runs the ring until the log has nothing in flight (close, swap). Blocking. */
 void sl_plog_quiesce(struct sl_plog *log);
 bool sl_plog_check(const struct sl_plog *log);

@@ -3,7 +3,9 @@
  * Unit tests for the partition log: append and read (tail cache and disk), max_bytes and
  * the at-least-one-batch rule, the high watermark, rolls by size and time, durable and
  * non-durable completion, group commit (counted syncs), flush.messages, O_DIRECT on ext4 and
- * buffered on tmpfs, pool limits, eviction, and refs dropped from another thread.
+ * buffered on tmpfs, pool limits, eviction, refs dropped from another thread, and pipelined
+ * write groups (several in flight, completions held back and released out of order by the
+ * test hook, O_DIRECT partial blocks, a crash with a later group landed before an earlier).
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -759,6 +761,511 @@ test_plog_open_rejects_bad_names(void **state)
 	tu_env_fini(&e);
 }
 
+/* ---- pipelined write groups ---- */
+
+static int64_t pipe_order[64];
+static int pipe_n;
+
+static void
+pipe_done(struct sl_append *a)
+{
+	assert_int_equal(a->err, 0);
+	pipe_order[pipe_n++] = a->base_offset;
+}
+
+static void
+pipe_append(struct sl_plog *log, struct sl_append *a, int i)
+{
+	struct iovec iov = {bufs[i], lens[i]};
+
+	memset(a, 0, sizeof(*a));
+	a->done = pipe_done;
+	assert_int_equal(sl_plog_append(log, &iov, 1, a), 0);
+}
+
+/* Batches of exactly one block each, so O_DIRECT groups never share a block. */
+static void
+make_block_batches(int n)
+{
+	for (int i = 0; i < n; i++) {
+		for (size_t vlen = 3900; vlen < SL_BLK; vlen++) {
+			lens[i] = tu_batch(bufs[i], sizeof(bufs[i]), 1, 1000 + i, (uint32_t)i, vlen);
+			if (lens[i] >= SL_BLK)
+				break;
+		}
+		assert_int_equal(lens[i], SL_BLK);
+	}
+}
+
+/* Runs the ring until no group in flight waits for a completion (held ones count as
+ * completed). */
+static void
+run_groups(struct tu_env *e, struct sl_plog *log)
+{
+	for (int k = 0; k < 100000; k++) {
+		unsigned busy = 0;
+
+		for (unsigned i = 0; i < log->io_pending; i++) {
+			const struct sl_wgroup *g = &log->wg[(log->wg_head + i) % SL_WG_MAX];
+
+			busy += !g->held && !g->done;
+		}
+		if (!busy)
+			return;
+		(void)sl_uring_run(&e->ring, 1, 100 * 1000 * 1000LL);
+	}
+	fail_msg("groups did not complete");
+}
+
+/* Reopens the log and checks batches 0..n-1 are there, in order. */
+static void
+check_reopened(struct tu_env *e, const struct sl_plog_cfg *cfg, int n)
+{
+	struct sl_plog *log = open_log(e, cfg);
+	struct tu_rd rd;
+	size_t want = 0, at = 0;
+
+	assert_int_equal(sl_plog_end_offset(log), n);
+	for (int i = 0; i < n; i++)
+		want += lens[i];
+	assert_true(tu_read(e, log, &rd, 0, (uint32_t)want) >= 0);
+	assert_int_equal(rd.r.err, 0);
+	assert_int_equal(rd.r.len, want);
+	for (int i = 0; i < n; i++) {
+		assert_batch_at(rd.r.data + at, i, i);
+		at += lens[i];
+	}
+	tu_read_release(&rd);
+	assert_int_equal(sl_plog_close(log), 0);
+}
+
+/*
+ * Four groups in flight; the first one's completion is held back (test hook) while the
+ * later ones complete: nothing is acknowledged and the high watermark stays until the first
+ * is released, then all four complete in order. A fifth append waits for a free slot.
+ */
+static void
+pipeline_out_of_order(const char *root, bool force_buffered, bool durable)
+{
+	static struct sl_append apps[8];
+	struct sl_store_opts o;
+	struct sl_plog_cfg cfg;
+	struct tu_env e;
+	struct sl_plog *log;
+	uint64_t w0, s0, written0;
+	int i;
+
+	tu_opts(&o);
+	o.force_buffered = force_buffered;
+	o.write_groups = o.write_groups_direct = 4;
+	assert_int_equal(tu_env_init(&e, root, &o), 0);
+	make_block_batches(5);
+	sl_plog_cfg_default(&cfg);
+	cfg.durable = durable;
+	log = open_log(&e, &cfg);
+	tu_drain(&e);
+	assert_int_equal(log->direct, !force_buffered);
+	w0 = sl_store_stats(e.st)->writes;
+	s0 = sl_store_stats(e.st)->syncs;
+	written0 = log->written_lpos;
+	pipe_n = 0;
+	log->test_hold_lo = log->wg_seq;
+	log->test_hold_hi = log->wg_seq + 1;
+	for (i = 0; i < 5; i++) {
+		pipe_append(log, &apps[i], i);
+		sl_store_poll(e.st, e.now);
+	}
+	assert_int_equal(log->io_pending, 4);
+	assert_int_equal(sl_store_stats(e.st)->writes - w0, 4);
+	assert_int_equal(sl_store_stats(e.st)->syncs - s0, durable ? 4 : 0);
+	run_groups(&e, log);
+	assert_true(log->wg[log->wg_head].held);
+	assert_int_equal(log->io_pending, 4);
+	assert_int_equal(pipe_n, 0);
+	assert_int_equal(sl_plog_high_watermark(log), 0);
+	assert_int_equal(log->written_lpos, written0);
+	sl_plog_test_release(log, UINT64_MAX);
+	assert_int_equal(pipe_n, 4);
+	for (i = 0; i < 4; i++)
+		assert_int_equal(pipe_order[i], i);
+	assert_int_equal(sl_plog_high_watermark(log), 4);
+	if (durable)
+		assert_int_equal(log->synced_lpos, written0 + 4 * SL_BLK);
+	log->test_hold_lo = log->test_hold_hi = 0;
+	tu_drain(&e);
+	assert_int_equal(pipe_n, 5);
+	assert_int_equal(pipe_order[4], 4);
+	assert_int_equal(sl_plog_high_watermark(log), 5);
+	assert_int_equal(log->written_lpos, log->end_lpos);
+	if (durable)
+		assert_int_equal(log->synced_lpos, log->end_lpos);
+	assert_int_equal(sl_plog_close(log), 0);
+	check_reopened(&e, &cfg, 5);
+	tu_env_fini(&e);
+}
+
+static void
+test_plog_pipeline_direct_out_of_order_acks_in_order(void **state)
+{
+	(void)state;
+	pipeline_out_of_order(TU_DISK_ROOT, false, false);
+}
+
+static void
+test_plog_pipeline_direct_durable_out_of_order_acks_in_order(void **state)
+{
+	(void)state;
+	pipeline_out_of_order(TU_DISK_ROOT, false, true);
+}
+
+static void
+test_plog_pipeline_buffered_out_of_order_acks_in_order(void **state)
+{
+	(void)state;
+	pipeline_out_of_order(TU_DISK_ROOT, true, false);
+}
+
+static void
+test_plog_pipeline_buffered_durable_out_of_order_acks_in_order(void **state)
+{
+	(void)state;
+	pipeline_out_of_order(TU_SHM_ROOT, true, true);
+}
+
+/* O_DIRECT: a batch that lands in the block an earlier group is still writing waits for
+ * that write; buffered, it goes at once. Both end with every batch on disk. */
+static void
+pipeline_partial_block(const char *root, bool force_buffered)
+{
+	static struct sl_append apps[4];
+	struct sl_store_opts o;
+	struct sl_plog_cfg cfg;
+	struct tu_env e;
+	struct sl_plog *log;
+	uint64_t w0;
+
+	tu_opts(&o);
+	o.force_buffered = force_buffered;
+	o.write_groups = o.write_groups_direct = 4;
+	assert_int_equal(tu_env_init(&e, root, &o), 0);
+	make_batches(3, 2, 100);
+	sl_plog_cfg_default(&cfg);
+	log = open_log(&e, &cfg);
+	tu_drain(&e);
+	w0 = sl_store_stats(e.st)->writes;
+	pipe_n = 0;
+	pipe_append(log, &apps[0], 0);
+	sl_store_poll(e.st, e.now);
+	pipe_append(log, &apps[1], 1);
+	sl_store_poll(e.st, e.now);
+	if (force_buffered) {
+		assert_int_equal(log->io_pending, 2);
+		assert_int_equal(sl_store_stats(e.st)->writes - w0, 2);
+	} else {
+		assert_int_equal(log->io_pending, 1);
+		assert_int_equal(sl_store_stats(e.st)->writes - w0, 1);
+		run_groups(&e, log);
+		/* The first batch is acknowledged alone; the second is written next. */
+		assert_int_equal(pipe_n, 1);
+		assert_int_equal(sl_plog_high_watermark(log), 2);
+		sl_store_poll(e.st, e.now);
+		assert_int_equal(log->io_pending, 1);
+		assert_int_equal(sl_store_stats(e.st)->writes - w0, 2);
+	}
+	pipe_append(log, &apps[2], 2);
+	tu_drain(&e);
+	assert_int_equal(pipe_n, 3);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(pipe_order[i], 2 * i);
+	assert_int_equal(sl_plog_high_watermark(log), 6);
+	assert_int_equal(sl_plog_close(log), 0);
+	{
+		struct sl_plog *l2 = open_log(&e, &cfg);
+		struct tu_rd rd;
+
+		assert_int_equal(sl_plog_end_offset(l2), 6);
+		assert_true(tu_read(&e, l2, &rd, 0, 1 << 20) >= 0);
+		assert_int_equal(rd.r.len, lens[0] + lens[1] + lens[2]);
+		assert_batch_at(rd.r.data, 0, 0);
+		assert_batch_at(rd.r.data + lens[0], 1, 2);
+		assert_batch_at(rd.r.data + lens[0] + lens[1], 2, 4);
+		tu_read_release(&rd);
+		assert_int_equal(sl_plog_close(l2), 0);
+	}
+	tu_env_fini(&e);
+}
+
+static void
+test_plog_pipeline_direct_partial_block_waits_for_earlier_write(void **state)
+{
+	(void)state;
+	pipeline_partial_block(TU_DISK_ROOT, false);
+}
+
+static void
+test_plog_pipeline_buffered_small_appends_overlap(void **state)
+{
+	(void)state;
+	pipeline_partial_block(TU_DISK_ROOT, true);
+}
+
+/* Copies the regular files of src into dst (created), then spoils [off, off+len) of the
+ * segment file: zeros (the write never reached the disk) or, torn, the second half of the
+ * range replaced by garbage. */
+static void
+copy_crashed(const char *src, const char *dst, off_t off, size_t len, bool torn)
+{
+	static const char *names[] = {"00000000000000000000.log", "00000000000000000000.index",
+	                              "00000000000000000000.timeindex"};
+	static uint8_t buf[1 << 16];
+
+	assert_int_equal(mkdir(dst, 0755), 0);
+	for (unsigned i = 0; i < 3; i++) {
+		char sp[600], dp[600];
+		int in, out;
+		ssize_t n;
+
+		snprintf(sp, sizeof(sp), "%s/%s", src, names[i]);
+		snprintf(dp, sizeof(dp), "%s/%s", dst, names[i]);
+		in = open(sp, O_RDONLY);
+		assert_true(in >= 0);
+		out = open(dp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		assert_true(out >= 0);
+		while ((n = read(in, buf, sizeof(buf))) > 0)
+			assert_int_equal(write(out, buf, (size_t)n), n);
+		assert_int_equal(n, 0);
+		if (i == 0) {
+			memset(buf, torn ? 0xa5 : 0, len);
+			if (torn)
+				assert_int_equal(pwrite(out, buf, len / 2, off + (off_t)(len / 2)),
+				                 (ssize_t)(len / 2));
+			else
+				assert_int_equal(pwrite(out, buf, len, off), (ssize_t)len);
+		}
+		close(in);
+		close(out);
+	}
+}
+
+/*
+ * A crash while groups are in flight: the second group's write never landed (or landed
+ * torn) while the third and fourth did. Recovery cuts the log at the hole: everything
+ * acknowledged (the first group) survives, nothing after the hole is resurrected.
+ */
+static void
+pipeline_crash(bool torn)
+{
+	static struct sl_append apps[8];
+	struct sl_store_opts o;
+	struct sl_plog_cfg cfg;
+	struct tu_env e;
+	struct sl_plog *log, *l2;
+	char root2[300], pdir2[400];
+	struct tu_rd rd;
+	int64_t acked;
+
+	tu_opts(&o);
+	o.write_groups = o.write_groups_direct = 4;
+	assert_int_equal(tu_env_init(&e, TU_DISK_ROOT, &o), 0);
+	make_block_batches(4);
+	sl_plog_cfg_default(&cfg);
+	log = open_log(&e, &cfg);
+	tu_drain(&e);
+	assert_true(log->direct);
+	pipe_n = 0;
+	log->test_hold_lo = log->wg_seq + 1;
+	log->test_hold_hi = log->wg_seq + 2;
+	for (int i = 0; i < 4; i++) {
+		pipe_append(log, &apps[i], i);
+		sl_store_poll(e.st, e.now);
+	}
+	assert_int_equal(log->io_pending, 4);
+	run_groups(&e, log);
+	assert_int_equal(pipe_n, 1);
+	acked = sl_plog_high_watermark(log);
+	assert_int_equal(acked, 1);
+
+	snprintf(root2, sizeof(root2), "%s.crash", e.root);
+	assert_int_equal(mkdir(root2, 0755), 0);
+	snprintf(pdir2, sizeof(pdir2), "%s/t-0", root2);
+	copy_crashed(e.pdir, pdir2, (off_t)lens[0], lens[1], torn);
+	assert_int_equal(sl_plog_open(&l2, e.st, root2, "t", 0, &cfg), 0);
+	assert_int_equal(sl_plog_end_offset(l2), acked);
+	assert_int_equal(sl_plog_high_watermark(l2), acked);
+	assert_int_equal(tu_read(&e, l2, &rd, 0, 1 << 20), 0);
+	assert_int_equal(rd.r.err, 0);
+	assert_int_equal(rd.r.len, lens[0]);
+	assert_batch_at(rd.r.data, 0, 0);
+	tu_read_release(&rd);
+	assert_int_equal(sl_plog_close(l2), 0);
+	tu_rm_rf(root2);
+
+	sl_plog_test_release(log, UINT64_MAX);
+	log->test_hold_lo = log->test_hold_hi = 0;
+	assert_int_equal(pipe_n, 4);
+	assert_int_equal(sl_plog_close(log), 0);
+	check_reopened(&e, &cfg, 4);
+	tu_env_fini(&e);
+}
+
+static void
+test_plog_pipeline_crash_lost_middle_group_cuts_at_hole(void **state)
+{
+	(void)state;
+	pipeline_crash(false);
+}
+
+static void
+test_plog_pipeline_crash_torn_middle_group_cuts_at_hole(void **state)
+{
+	(void)state;
+	pipeline_crash(true);
+}
+
+/*
+ * O_DIRECT, non-durable: a batch that fills the rest of a block still being written and goes
+ * beyond it is written from the next block on at once; the rest of the busy block is written
+ * by its own group once the earlier write completed. Until then nothing past the hole is
+ * acknowledged, and the files as they are (a crash now) recover to the acknowledged prefix.
+ */
+static void
+test_plog_pipeline_direct_skips_busy_block_and_writes_it_later(void **state)
+{
+	static struct sl_append apps[4];
+	struct sl_store_opts o;
+	struct sl_plog_cfg cfg;
+	struct tu_env e;
+	struct sl_plog *log, *l2;
+	char root2[300], pdir2[400];
+	uint64_t w0;
+
+	(void)state;
+	tu_opts(&o);
+	o.write_groups = o.write_groups_direct = 4;
+	assert_int_equal(tu_env_init(&e, TU_DISK_ROOT, &o), 0);
+	lens[0] = tu_batch(bufs[0], sizeof(bufs[0]), 2, 1000, 0, 100);
+	lens[1] = tu_batch(bufs[1], sizeof(bufs[1]), 1, 1001, 1, 5000);
+	assert_true(lens[0] < SL_BLK && lens[0] + lens[1] > SL_BLK + 512);
+	sl_plog_cfg_default(&cfg);
+	log = open_log(&e, &cfg);
+	tu_drain(&e);
+	assert_true(log->direct);
+	w0 = sl_store_stats(e.st)->writes;
+	pipe_n = 0;
+	log->test_hold_lo = log->wg_seq;
+	log->test_hold_hi = log->wg_seq + 1;
+	pipe_append(log, &apps[0], 0);
+	sl_store_poll(e.st, e.now);
+	pipe_append(log, &apps[1], 1);
+	sl_store_poll(e.st, e.now);
+	assert_int_equal(log->io_pending, 2);
+	assert_int_equal(sl_store_stats(e.st)->writes - w0, 2);
+	assert_int_equal(log->wg[(log->wg_head + 1) % SL_WG_MAX].wr_off, SL_BLK);
+	assert_int_equal(log->owed_hi, SL_BLK);
+	run_groups(&e, log);
+	assert_int_equal(pipe_n, 0);
+	/* The first write completes: its batch is acknowledged, the second waits for the hole. */
+	sl_plog_test_release(log, UINT64_MAX);
+	log->test_hold_lo = log->test_hold_hi = 0;
+	assert_int_equal(pipe_n, 1);
+	assert_int_equal(sl_plog_high_watermark(log), 2);
+	assert_int_equal(log->written_lpos, lens[0]);
+	assert_int_equal(log->ncred, 1);
+
+	/*
+	 * A crash now: block 0 holds the first batch, then zeros or (when the first write
+	 * copied the chunk after the second batch went in) the second batch's head; block 1
+	 * holds its tail. Recovery keeps the acknowledged batch, and the second only whole.
+	 */
+	snprintf(root2, sizeof(root2), "%s.crash", e.root);
+	assert_int_equal(mkdir(root2, 0755), 0);
+	snprintf(pdir2, sizeof(pdir2), "%s/t-0", root2);
+	copy_crashed(e.pdir, pdir2, 0, 0, false);
+	assert_int_equal(sl_plog_open(&l2, e.st, root2, "t", 0, &cfg), 0);
+	assert_true(sl_plog_end_offset(l2) == 2 || sl_plog_end_offset(l2) == 3);
+	{
+		struct tu_rd rd;
+
+		assert_true(tu_read(&e, l2, &rd, 0, 1 << 20) >= 0);
+		assert_int_equal(rd.r.err, 0);
+		assert_batch_at(rd.r.data, 0, 0);
+		if (sl_plog_end_offset(l2) == 3) {
+			assert_int_equal(rd.r.len, lens[0] + lens[1]);
+			assert_batch_at(rd.r.data + lens[0], 1, 2);
+		} else {
+			assert_int_equal(rd.r.len, lens[0]);
+		}
+		tu_read_release(&rd);
+	}
+	assert_int_equal(sl_plog_close(l2), 0);
+	tu_rm_rf(root2);
+
+	/* The owed block goes next, then both are acknowledged. */
+	sl_store_poll(e.st, e.now);
+	assert_int_equal(sl_store_stats(e.st)->writes - w0, 3);
+	assert_int_equal(log->owed_hi, 0);
+	tu_drain(&e);
+	assert_int_equal(pipe_n, 2);
+	assert_int_equal(pipe_order[1], 2);
+	assert_int_equal(log->written_lpos, log->end_lpos);
+	assert_int_equal(log->ncred, 0);
+	assert_int_equal(sl_plog_high_watermark(log), 3);
+	assert_int_equal(sl_plog_close(log), 0);
+	{
+		struct tu_rd rd;
+
+		l2 = open_log(&e, &cfg);
+		assert_int_equal(sl_plog_end_offset(l2), 3);
+		assert_true(tu_read(&e, l2, &rd, 0, 1 << 20) >= 0);
+		assert_int_equal(rd.r.len, lens[0] + lens[1]);
+		assert_batch_at(rd.r.data, 0, 0);
+		assert_batch_at(rd.r.data + lens[0], 1, 2);
+		tu_read_release(&rd);
+		assert_int_equal(sl_plog_close(l2), 0);
+	}
+	tu_env_fini(&e);
+}
+
+/* The defaults: four groups for buffered segments, one for O_DIRECT ones. */
+static void
+pipeline_defaults(const char *root, bool force_buffered, unsigned want)
+{
+	static struct sl_append apps[6];
+	struct sl_store_opts o;
+	struct tu_env e;
+	struct sl_plog *log;
+
+	tu_opts(&o);
+	o.force_buffered = force_buffered;
+	assert_int_equal(o.write_groups, 4);
+	assert_int_equal(o.write_groups_direct, 1);
+	assert_int_equal(tu_env_init(&e, root, &o), 0);
+	make_block_batches(6);
+	log = open_log(&e, NULL);
+	tu_drain(&e);
+	pipe_n = 0;
+	for (int i = 0; i < 6; i++) {
+		pipe_append(log, &apps[i], i);
+		sl_store_poll(e.st, e.now);
+	}
+	assert_int_equal(log->io_pending, want);
+	tu_drain(&e);
+	assert_int_equal(pipe_n, 6);
+	assert_int_equal(sl_plog_close(log), 0);
+	check_reopened(&e, NULL, 6);
+	tu_env_fini(&e);
+}
+
+static void
+test_plog_pipeline_defaults_four_buffered_one_direct(void **state)
+{
+	(void)state;
+	if (getenv("SL_STORE_WRITE_GROUPS"))
+		skip();
+	pipeline_defaults(TU_DISK_ROOT, true, 4);
+	pipeline_defaults(TU_DISK_ROOT, false, 1);
+}
+
 int
 main(void)
 {
@@ -785,6 +1292,16 @@ main(void)
 	        cmocka_unit_test(test_plog_reads_wait_for_a_free_buffer),
 	        cmocka_unit_test(test_plog_remove_deletes_directory),
 	        cmocka_unit_test(test_plog_open_rejects_bad_names),
+	        cmocka_unit_test(test_plog_pipeline_direct_out_of_order_acks_in_order),
+	        cmocka_unit_test(test_plog_pipeline_direct_durable_out_of_order_acks_in_order),
+	        cmocka_unit_test(test_plog_pipeline_buffered_out_of_order_acks_in_order),
+	        cmocka_unit_test(test_plog_pipeline_buffered_durable_out_of_order_acks_in_order),
+	        cmocka_unit_test(test_plog_pipeline_direct_partial_block_waits_for_earlier_write),
+	        cmocka_unit_test(test_plog_pipeline_buffered_small_appends_overlap),
+	        cmocka_unit_test(test_plog_pipeline_crash_lost_middle_group_cuts_at_hole),
+	        cmocka_unit_test(test_plog_pipeline_crash_torn_middle_group_cuts_at_hole),
+	        cmocka_unit_test(test_plog_pipeline_direct_skips_busy_block_and_writes_it_later),
+	        cmocka_unit_test(test_plog_pipeline_defaults_four_buffered_one_direct),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -536,6 +536,7 @@ sl_plog_recover(struct sl_plog *log, const char *topic, int32_t partition)
 	log->start_offset = lso;
 	log->next_offset = log->hw = a->next_offset;
 	log->end_lpos = log->written_lpos = log->synced_lpos = log->hw_lpos = a->size;
+	log->issued_lpos = a->size;
 	log->size_bytes = 0;
 	for (i = 0; i < log->nsegs; i++)
 		log->size_bytes += log->segs[i]->size;

@@ -82,6 +82,8 @@ sld_config_default(struct sld_config *c)
 	c->store_read_buffers = 64;
 	c->store_buffered = false;
 	c->store_direct_nondurable = false;
+	c->store_write_groups = 4;        /* storage/chunk.c explains the defaults */
+	c->store_write_groups_direct = 1;
 	c->shutdown_timeout_ms = 10000;
 	c->dpdk_prefix = 32;
 	c->dpdk_fault_seed = 1;
@@ -508,6 +510,12 @@ sld_config_load(struct sld_config *c, struct sl_props *p, char *err, size_t errl
 	c->store_read_buffers = (unsigned)v;
 	ok &= get_bool(p, "sluice.log.buffered", &c->store_buffered, err, errlen);
 	ok &= get_bool(p, "sluice.log.direct.nondurable", &c->store_direct_nondurable, err, errlen);
+	v = c->store_write_groups;
+	ok &= get_int(p, "sluice.log.write.groups", 1, 8, &v, err, errlen);
+	c->store_write_groups = (unsigned)v;
+	v = c->store_write_groups_direct;
+	ok &= get_int(p, "sluice.log.write.groups.direct", 1, 8, &v, err, errlen);
+	c->store_write_groups_direct = (unsigned)v;
 	v = c->shutdown_timeout_ms;
 	ok &= get_int(p, "sluice.shutdown.timeout.ms", 0, INT32_MAX, &v, err, errlen);
 	c->shutdown_timeout_ms = (int)v;

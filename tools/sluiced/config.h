@@ -45,6 +45,8 @@ struct sld_config {
 	unsigned store_read_buffers;
 	bool store_buffered;
 	bool store_direct_nondurable; /* O_DIRECT also for logs that ack before fdatasync */
+	unsigned store_write_groups;        /* write groups in flight per log, page cache */
+	unsigned store_write_groups_direct; /* ... and for O_DIRECT segments */
 	int shutdown_timeout_ms;
 	/* dataplane=kernel|dpdk and the dpdk.* keys (DPDK mode: see dataplane/shard.h) */
 	bool dataplane_dpdk;

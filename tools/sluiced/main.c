@@ -274,6 +274,8 @@ main(int argc, char **argv)
 	dpo.store.nr_read_bufs = cfg.store_read_buffers;
 	dpo.store.force_buffered = cfg.store_buffered;
 	dpo.store.direct_nondurable = cfg.store_direct_nondurable;
+	dpo.store.write_groups = cfg.store_write_groups;
+	dpo.store.write_groups_direct = cfg.store_write_groups_direct;
 	dpo.log_dir = cfg.log_dir;
 	dpo.max_frame_bytes = cfg.socket_request_max_bytes;
 	dpo.auto_create = cfg.auto_create;
