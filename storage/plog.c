@@ -216,6 +216,11 @@ static void sync_done(struct sl_uop *op, int res, unsigned flags);
 static void dsync_done(struct sl_uop *op, int res, unsigned flags);
 static void fal_done(struct sl_uop *op, int res, unsigned flags);
 static void log_issue(struct sl_plog *log, int64_t now, bool force_sync);
+static void seal_sync_done(struct sl_uop *op, int res, unsigned flags);
+static void log_fail(struct sl_plog *log, int err);
+static void seal_finish(struct sl_plog *log, struct sl_seg *s);
+static void idx_sync_done0(struct sl_uop *op, int res, unsigned flags);
+static void idx_sync_done1(struct sl_uop *op, int res, unsigned flags);
 static void read_fail_waiting(struct sl_plog *log);
 
 static bool
@@ -307,6 +312,9 @@ sl_plog_open(struct sl_plog **out, struct sl_store *st, const char *dir, const c
 		log->wg[i].dsync_uop.fn = dsync_done;
 		log->wg[i].fal_uop.fn = fal_done;
 	}
+	log->seal_uop.fn = seal_sync_done;
+	log->idx_uop[0].fn = idx_sync_done0;
+	log->idx_uop[1].fn = idx_sync_done1;
 	log->last_sync_ms = store_now(st);
 	rc = sl_plog_recover(log, topic, partition);
 	if (rc)
@@ -333,7 +341,7 @@ out_free:
 void
 sl_plog_quiesce(struct sl_plog *log)
 {
-	while (log->io_pending || log->reads_inflight)
+	while (log->io_pending || log->reads_inflight || log->seal_seg || log->idx_seg)
 		(void)sl_uring_run(log->st->ring, 1, -1);
 }
 
@@ -386,10 +394,72 @@ write_marker(struct sl_plog *log)
 	return 0;
 }
 
+static void
+idx_sync_step(struct sl_plog *log, int res)
+{
+	struct sl_seg *s = log->idx_seg;
+
+	if (res < 0 && !log->idx_res)
+		log->idx_res = res;
+	if (--log->idx_pending)
+		return;
+	log->idx_seg = NULL;
+	log->st->inflight--;
+	if (log->idx_res)
+		SL_LOG_RATELIMIT(SL_LOG_WARN, "plog %s: index sync: %s (tried again later)",
+		                 log->path, strerror(-log->idx_res));
+	else
+		s->idx_synced = true;
+	log->rp_dirty = true; /* the next retain moves the recovery point */
+	sl_seg_put(s);
+}
+
+static void
+idx_sync_done0(struct sl_uop *op, int res, unsigned flags)
+{
+	(void)flags;
+	idx_sync_step(SL_CONTAINER_OF(op, struct sl_plog, idx_uop[0]), res);
+}
+
+static void
+idx_sync_done1(struct sl_uop *op, int res, unsigned flags)
+{
+	(void)flags;
+	idx_sync_step(SL_CONTAINER_OF(op, struct sl_plog, idx_uop[1]), res);
+}
+
+/* Starts fdatasyncs of s's index files through the ring (for a shared mapping that is what
+ * msync(MS_SYNC) does). Returns false when there is nothing to sync. */
+static bool
+idx_sync_start(struct sl_plog *log, struct sl_seg *s)
+{
+	const struct sl_idx *x[2] = {&s->oidx, &s->tidx};
+	unsigned i;
+
+	log->idx_pending = 0;
+	log->idx_res = 0;
+	for (i = 0; i < 2; i++) {
+		struct io_uring_sqe *sqe;
+
+		if (x[i]->fd < 0)
+			continue;
+		sqe = sl_uring_sqe(log->st->ring, &log->idx_uop[log->idx_pending]);
+		io_uring_prep_fsync(sqe, x[i]->fd, IORING_FSYNC_DATASYNC);
+		log->idx_pending++;
+	}
+	if (!log->idx_pending)
+		return false;
+	s->refs++;
+	log->idx_seg = s;
+	log->st->inflight++;
+	return true;
+}
+
 int
 sl_plog_update_rp(struct sl_plog *log, bool sync)
 {
 	int64_t rp = log->active->base_offset;
+	bool rp_set = false;
 	unsigned i;
 	int rc;
 
@@ -397,8 +467,9 @@ sl_plog_update_rp(struct sl_plog *log, bool sync)
 		struct sl_seg *s = log->segs[i];
 
 		if (!s->sealed) {
-			rp = s->base_offset;
-			break;
+			if (!rp_set)
+				rp = s->base_offset;
+			break; /* segments seal in order */
 		}
 		if (s->trim_pending) {
 			/* Deferred from seal_finish: the completion path makes no syscalls. */
@@ -411,13 +482,20 @@ sl_plog_update_rp(struct sl_plog *log, bool sync)
 				return rc;
 			s->trim_pending = false;
 		}
-		if (!s->idx_synced) {
+		if (!s->idx_synced && !log->closing && !log->idx_seg && !idx_sync_start(log, s))
+			s->idx_synced = true; /* no index files */
+		if (!s->idx_synced && log->closing) {
 			rc = sl_idx_sync(&s->oidx);
 			if (!rc)
 				rc = sl_idx_sync(&s->tidx);
 			if (rc)
 				return rc;
 			s->idx_synced = true;
+		}
+		/* The recovery point passes s once its index sync (through the ring) is done. */
+		if (!s->idx_synced && !rp_set) {
+			rp = s->base_offset;
+			rp_set = true;
 		}
 	}
 	rc = sl_plog_ckpt_write(log, SL_RP_CKPT, rp, sync);
@@ -889,11 +967,84 @@ issue_owed(struct sl_plog *log)
 }
 
 static void
+seal_sync_done(struct sl_uop *op, int res, unsigned flags)
+{
+	struct sl_plog *log = SL_CONTAINER_OF(op, struct sl_plog, seal_uop);
+	struct sl_seg *s = log->seal_seg;
+
+	(void)flags;
+	if (log->test_hold_seal && !log->seal_held) {
+		log->seal_held = true;
+		log->seal_held_res = res;
+		return;
+	}
+	log->seal_held = false;
+	log->seal_seg = NULL;
+	log->st->inflight--;
+	if (!log->err) {
+		if (res < 0) {
+			log_fail(log, res);
+		} else {
+			/* Every older segment is sealed (synced) and this one's bytes are on disk. */
+			if (s->lbase + s->size > log->synced_lpos)
+				log->synced_lpos = SL_MIN(s->lbase + s->size, log->written_lpos);
+			seal_finish(log, s);
+			sl_plog_mark_dirty(log);
+		}
+	}
+	sl_seg_put(s);
+}
+
+void
+sl_plog_test_release_seal(struct sl_plog *log)
+{
+	if (!log->seal_held)
+		return;
+	log->test_hold_seal = false;
+	seal_sync_done(&log->seal_uop, log->seal_held_res, 0);
+}
+
+/*
+ * A non-durable log's oldest unsealed segment whose bytes are all written, with no write of
+ * it in flight, is sealed by an fdatasync of its own (seal_uop), and the write groups carry
+ * on with the active segment. *sealp: the segment log_issue must still write and seal in
+ * order, or NULL (the groups go to the active segment). Returns false when log_issue must
+ * wait (a detached sync is in flight and another rolled segment follows it).
+ */
+static bool
+seal_detach(struct sl_plog *log, struct sl_seg **sealp)
+{
+	struct sl_seg *seal = *sealp;
+	struct io_uring_sqe *sqe;
+	unsigned i;
+
+	if (!seal || log->cfg.durable || log->written_lpos < seal->lbase + seal->size)
+		return true;
+	for (i = 0; i < log->io_pending; i++)
+		if (wg_at(log, i)->seg == seal)
+			return true; /* a group on it is still in flight: seal it in order */
+	if (log->seal_seg != seal) {
+		SL_BUG_ON(log->seal_seg); /* it would be the oldest unsealed one */
+		sqe = sl_uring_sqe(log->st->ring, &log->seal_uop);
+		io_uring_prep_fsync(sqe, seal->fd, IORING_FSYNC_DATASYNC);
+		seal->refs++;
+		log->seal_seg = seal;
+		log->st->inflight++;
+		log->st->stats.syncs++;
+	}
+	/* Only the active segment may follow; a second rolled one waits for this seal. */
+	if (log->nsegs < 2 || log->segs[log->nsegs - 2] != seal)
+		return false;
+	*sealp = NULL;
+	return true;
+}
+
+static void
 log_issue(struct sl_plog *log, int64_t now, bool force_sync)
 {
 	struct sl_store *st = log->st;
 	struct sl_seg *seal = oldest_unsealed(log);
-	struct sl_seg *ws = seal ? seal : log->active;
+	struct sl_seg *ws;
 	struct io_uring_sqe *sqe;
 	struct sl_wgroup *g;
 	uint64_t wfile, first = 0, last_end = 0, true_end = 0, skip_to = 0;
@@ -901,6 +1052,9 @@ log_issue(struct sl_plog *log, int64_t now, bool force_sync)
 	bool sync = false, write_all = true, all_sync = true;
 	unsigned niov = 0, i;
 
+	if (!log->err && !seal_detach(log, &seal))
+		return;
+	ws = seal ? seal : log->active;
 	if (log->err || log->io_pending >= (ws->direct ? log->wg_max_direct : log->wg_max))
 		return;
 	if (log->io_pending && log->wr_hole)
@@ -981,7 +1135,9 @@ log_issue(struct sl_plog *log, int64_t now, bool force_sync)
 		SL_BUG_ON(!niov); /* unwritten bytes always have their chunk */
 	}
 	if (seal) {
-		sync = true;
+		/* A non-durable log writes the rest of the rolled segment without a sync; its
+		 * seal is the detached sync (seal_detach) once these bytes are written. */
+		sync = log->cfg.durable || !niov;
 	} else if (log->cfg.durable) {
 		sync = niov || log->synced_lpos < log->written_lpos;
 	} else {
@@ -989,6 +1145,13 @@ log_issue(struct sl_plog *log, int64_t now, bool force_sync)
 
 		sync = unsynced && (force_sync || log->msgs_unsynced >= log->cfg.flush_messages ||
 		                    now - log->last_sync_ms >= log->cfg.flush_ms);
+	}
+	/* A sync while a detached seal runs would claim the sealing segment synced (synced_lpos
+	 * covers everything before it): write now, sync once the seal is done. */
+	if (sync && log->seal_seg) {
+		if (!niov)
+			return;
+		sync = false;
 	}
 	/* A sync behind groups in flight: only a durable write+sync behind durable ones. */
 	if (sync && log->io_pending && !(log->cfg.durable && niov && all_sync))
@@ -1016,7 +1179,14 @@ log_issue(struct sl_plog *log, int64_t now, bool force_sync)
 		log->owed_hi = ws->lbase + skip_to;
 		g->lpos_lo = log->owed_hi;
 	}
-	if (niov && ws == log->active && !log->no_prealloc && log->cfg.preallocate_bytes &&
+	/*
+	 * Preallocate only for O_DIRECT: its extending writes are what allocation slows. The
+	 * page cache allocates at writeback (delalloc), and space preallocated past the data
+	 * must be given back when the segment is sealed: a synchronous truncate (with a
+	 * discard on a discard-mounted fs) that stalled the shard ~1 s per 1 GiB segment.
+	 */
+	if (niov && ws == log->active && ws->direct && !log->no_prealloc &&
+	    log->cfg.preallocate_bytes &&
 	    last_end + log->cfg.preallocate_bytes / 2 > ws->prealloc_end) {
 		uint64_t from = SL_MAX(ws->prealloc_end, SL_ALIGN_DOWN(first, (uint64_t)SL_BLK));
 

@@ -355,6 +355,17 @@ struct sl_plog {
 	struct sl_wgroup wg[SL_WG_MAX];
 	unsigned wg_head;
 	unsigned io_pending; /* groups issued and not yet retired */
+	/* Non-durable logs: the fdatasync that seals a rolled segment whose bytes are all
+	 * written runs beside the write groups, not in their order, so the active segment's
+	 * appends are not acknowledged late behind it (one at a time, oldest unsealed first). */
+	struct sl_uop seal_uop;
+	struct sl_seg *seal_seg; /* its segment (a reference held), NULL when none */
+	/* A sealed segment's index files synced through the ring (sl_plog_update_rp outside
+	 * close): msync/fdatasync on the shard stalled it for seconds behind data writeback. */
+	struct sl_uop idx_uop[2];
+	struct sl_seg *idx_seg; /* its segment (a reference held), NULL when none */
+	unsigned idx_pending;   /* fsyncs of idx_seg still out */
+	int idx_res;            /* first error of them */
 	unsigned wg_max;     /* groups allowed in flight (store opt write_groups) */
 	unsigned wg_max_direct; /* the same while writing an O_DIRECT segment */
 	uint64_t wg_seq;     /* sequence number of the next group */
@@ -371,6 +382,9 @@ struct sl_plog {
 	} cred[SL_WG_MAX];
 	unsigned ncred;
 	uint64_t test_hold_lo, test_hold_hi; /* tests: groups with seq in [lo, hi) are held */
+	bool test_hold_seal;  /* tests: a detached seal's completion is held ... */
+	bool seal_held;       /* ... and is being held, with its result */
+	int seal_held_res;
 	bool need_dirsync;
 	bool rp_dirty;    /* recovery point checkpoint is behind */
 	bool no_prealloc; /* fallocate failed once: stop trying */
@@ -421,6 +435,8 @@ int sl_plog_pstate_save(struct sl_plog *log) SL_MUST_CHECK;
  * releasing them one at a time: seq, or every held group when seq is UINT64_MAX) and
  * retires what became the completed prefix. */
 void sl_plog_test_release(struct sl_plog *log, uint64_t seq);
+/* Tests: completes a detached seal sync held by test_hold_seal. */
+void sl_plog_test_release_seal(struct sl_plog *log);
 /* Runs the ring until the log has nothing in flight (close, swap). Blocking. */
 void sl_plog_quiesce(struct sl_plog *log);
 bool sl_plog_check(const struct sl_plog *log);

@@ -346,6 +346,97 @@ test_plog_roll_on_segment_bytes_reads_across_segments(void **state)
 	tu_env_fini(&e);
 }
 
+/* A non-durable log seals a rolled segment with an fdatasync beside the write groups:
+ * appends to the new segment are acknowledged while that sync is still out. */
+static void
+test_plog_nondurable_roll_acks_new_segment_while_seal_sync_runs(void **state)
+{
+	struct sl_plog_cfg cfg;
+	struct tu_env e;
+	struct sl_plog *log;
+	struct tu_app ta[4];
+	int acked = 0;
+
+	(void)state;
+	assert_int_equal(tu_env_init(&e, TU_DISK_ROOT, NULL), 0);
+	make_batches(4, 2, 300);
+	sl_plog_cfg_default(&cfg);
+	cfg.durable = false;
+	cfg.segment_bytes = lens[0] + 10; /* one batch per segment */
+	log = open_log(&e, &cfg);
+	log->test_hold_seal = true;
+	assert_int_equal(tu_append(log, &ta[0], &acked, bufs[0], lens[0]), 0);
+	assert_int_equal(tu_wait(&e, &acked, 1), 0);
+	/* Rolls: segment 0 is sealed by a detached sync, held here. */
+	assert_int_equal(tu_append(log, &ta[1], &acked, bufs[1], lens[1]), 0);
+	assert_int_equal(tu_wait(&e, &acked, 2), 0);
+	for (int i = 0; i < 50 && !log->seal_held; i++)
+		tu_step(&e);
+	assert_true(log->seal_held);
+	assert_false(log->segs[0]->sealed);
+	assert_int_equal(sl_plog_high_watermark(log), 4);
+	/* A second roll waits for the first seal: its batch is written but not acknowledged
+	 * out of order; all of it lands once the seal is released. */
+	assert_int_equal(tu_append(log, &ta[2], &acked, bufs[2], lens[2]), 0);
+	for (int i = 0; i < 20; i++)
+		tu_step(&e);
+	sl_plog_test_release_seal(log);
+	assert_int_equal(tu_wait(&e, &acked, 3), 0);
+	tu_drain(&e);
+	assert_true(log->segs[0]->sealed);
+	assert_true(log->segs[1]->sealed);
+	assert_null(log->seal_seg);
+	assert_int_equal(sl_plog_close(log), 0);
+
+	log = open_log(&e, &cfg);
+	assert_int_equal(sl_plog_end_offset(log), 6);
+	assert_int_equal(sl_plog_close(log), 0);
+	tu_env_fini(&e);
+}
+
+/* A sealed segment's indexes are synced through the ring by retain, never on the caller's
+ * thread: the recovery point passes the segment only after that completed. */
+static void
+test_plog_retain_syncs_sealed_indexes_through_the_ring(void **state)
+{
+	struct sl_plog_cfg cfg;
+	struct tu_env e;
+	struct sl_plog *log;
+
+	(void)state;
+	assert_int_equal(tu_env_init(&e, TU_DISK_ROOT, NULL), 0);
+	make_batches(6, 2, 300);
+	sl_plog_cfg_default(&cfg);
+	cfg.segment_bytes = 2 * lens[0] + 10; /* two batches per segment */
+	cfg.index_interval_bytes = 100;
+	cfg.retention_ms = -1;
+	log = open_log(&e, &cfg);
+	append_range(&e, log, 0, 6);
+	tu_drain(&e);
+	assert_true(log->nsegs >= 3);
+	assert_true(log->segs[0]->sealed);
+	assert_false(log->segs[0]->idx_synced);
+	assert_int_equal(sl_plog_retain(log, e.now), 0);
+	/* Started, not waited for: the recovery point stays at segment 0. */
+	assert_ptr_equal(log->idx_seg, log->segs[0]);
+	assert_false(log->segs[0]->idx_synced);
+	assert_int_equal(sl_plog_ckpt_read(log, SL_RP_CKPT), 0);
+	tu_drain(&e);
+	assert_null(log->idx_seg);
+	assert_true(log->segs[0]->idx_synced);
+	assert_true(log->rp_dirty);
+	/* The next retains move it on, one segment's sync at a time. */
+	for (int i = 0; i < 8 && sl_plog_ckpt_read(log, SL_RP_CKPT) < log->active->base_offset;
+	     i++) {
+		assert_int_equal(sl_plog_retain(log, e.now), 0);
+		tu_drain(&e);
+	}
+	assert_int_equal(sl_plog_retain(log, e.now), 0);
+	assert_int_equal(sl_plog_ckpt_read(log, SL_RP_CKPT), log->active->base_offset);
+	assert_int_equal(sl_plog_close(log), 0);
+	tu_env_fini(&e);
+}
+
 static void
 test_plog_roll_on_segment_ms(void **state)
 {
@@ -1279,6 +1370,8 @@ main(void)
 	        cmocka_unit_test(test_plog_bad_batch_rejected_nothing_appended),
 	        cmocka_unit_test(test_plog_append_split_iovecs_copied_once),
 	        cmocka_unit_test(test_plog_roll_on_segment_bytes_reads_across_segments),
+	        cmocka_unit_test(test_plog_nondurable_roll_acks_new_segment_while_seal_sync_runs),
+	        cmocka_unit_test(test_plog_retain_syncs_sealed_indexes_through_the_ring),
 	        cmocka_unit_test(test_plog_roll_on_segment_ms),
 	        cmocka_unit_test(test_plog_group_commit_many_appends_one_sync),
 	        cmocka_unit_test(test_plog_durable_waits_for_sync_nondurable_does_not),
