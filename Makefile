@@ -65,6 +65,7 @@ bench:
 	@$(MAKE) --no-print-directory build
 	scripts/bench-storage.sh $(BUILD)
 	scripts/bench-broker.sh $(BUILD)
+	scripts/bench-dpdk.sh $(BUILD)
 
 # sluice vs Redis Streams, NATS JetStream and librdkafka's mock vs the machine's limits;
 # writes bench/results/<date>-<host>.md + PNGs (scripts/bench-compare.sh, < 15 min).

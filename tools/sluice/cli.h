@@ -28,6 +28,9 @@ int sl_cli_log(int argc, char **argv);
 /* `sluice perf produce|consume|e2e ...` (perf.c; librdkafka). */
 int sl_cli_perf(int argc, char **argv);
 
+/* `sluice perf produce|serve --dpdk ...` (perf_dpdk.c; the userspace stack over DPDK). */
+int sl_cli_perf_dpdk(int argc, char **argv);
+
 /* Parses a decimal integer with an optional suffix: "k", "m", "g" = 1000^n and "ki", "mi",
  * "gi" = 1024^n (case-insensitive). Rejects junk and overflow. Returns 0 or -EINVAL. */
 int sl_cli_parse_i64(const char *s, int64_t *out) SL_MUST_CHECK;

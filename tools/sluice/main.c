@@ -24,6 +24,8 @@ usage(FILE *f)
 	        "  perf produce|consume|e2e    load generator over librdkafka: records/s, MB/s "
 	        "and\n"
 	        "                              latency percentiles (sluice perf --help)\n"
+	        "  perf produce --dpdk ...     the same over DPDK and the userspace TCP stack\n"
+	        "                              (sluice perf produce --dpdk --help)\n"
 	        "  help                        this text\n");
 }
 
@@ -36,8 +38,21 @@ main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "log"))
 		return sl_cli_log(argc - 1, argv + 1);
-	if (!strcmp(argv[1], "perf"))
+	if (!strcmp(argv[1], "perf")) {
+		/* --dpdk (or its kernel-socket twin --socket): the load generator of perf_dpdk.c
+		 * on the project's own stack and codecs, no librdkafka */
+		for (int i = 2; i < argc; i++)
+			if (!strcmp(argv[i], "--dpdk") || !strcmp(argv[i], "--socket")) {
+#ifdef SL_SLUICE_DPDK
+				return sl_cli_perf_dpdk(argc - 1, argv + 1);
+#else
+				fprintf(stderr, "sluice perf: this sluice was built without DPDK "
+				                "(libdpdk-dev): no --dpdk or --socket\n");
+				return SL_CLI_FAIL;
+#endif
+			}
 		return sl_cli_perf(argc - 1, argv + 1);
+	}
 	if (!strcmp(argv[1], "help") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
 		usage(stdout);
 		return SL_CLI_OK;
