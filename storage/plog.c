@@ -341,7 +341,8 @@ out_free:
 void
 sl_plog_quiesce(struct sl_plog *log)
 {
-	while (log->io_pending || log->reads_inflight || log->seal_seg || log->idx_seg)
+	while (log->io_pending || log->reads_inflight || log->seal_seg || log->idx_seg ||
+	       log->zero_hi)
 		(void)sl_uring_run(log->st->ring, 1, -1);
 }
 
@@ -1020,6 +1021,8 @@ seal_detach(struct sl_plog *log, struct sl_seg **sealp)
 
 	if (!seal || log->cfg.durable || log->written_lpos < seal->lbase + seal->size)
 		return true;
+	if (log->zero_hi && log->zero_seg == seal)
+		return true; /* sealed after its zero write (invariant 6): log_issue waits */
 	for (i = 0; i < log->io_pending; i++)
 		if (wg_at(log, i)->seg == seal)
 			return true; /* a group on it is still in flight: seal it in order */
@@ -1070,6 +1073,9 @@ log_issue(struct sl_plog *log, int64_t now, bool force_sync)
 	if (log->owed_hi && (!issue_owed(log) || log->io_pending >= log->wg_max_direct))
 		return;
 	if (log->io_pending && seal)
+		return;
+	/* Its trim must not race a zero write (invariant 6); zero_done marks us dirty. */
+	if (seal && log->zero_hi && log->zero_seg == seal)
 		return;
 	for (i = 0; i < log->io_pending; i++)
 		all_sync &= wg_at(log, i)->sync_issued;
@@ -1133,6 +1139,11 @@ log_issue(struct sl_plog *log, int64_t now, bool force_sync)
 			}
 		}
 		SL_BUG_ON(!niov); /* unwritten bytes always have their chunk */
+		if (ws->direct && sl_plog_zero_busy(log, ws, first, last_end)) {
+			/* Data caught up with zero-ahead (invariant 6); zero_done marks us dirty. */
+			st->stats.zero_waits++;
+			return;
+		}
 	}
 	if (seal) {
 		/* A non-durable log writes the rest of the rolled segment without a sync; its
@@ -1186,7 +1197,7 @@ log_issue(struct sl_plog *log, int64_t now, bool force_sync)
 	 * discard on a discard-mounted fs) that stalled the shard ~1 s per 1 GiB segment.
 	 */
 	if (niov && ws == log->active && ws->direct && !log->no_prealloc &&
-	    log->cfg.preallocate_bytes &&
+	    log->cfg.preallocate_bytes && !st->zero_buf && /* else zero-ahead does (zahead.c) */
 	    last_end + log->cfg.preallocate_bytes / 2 > ws->prealloc_end) {
 		uint64_t from = SL_MAX(ws->prealloc_end, SL_ALIGN_DOWN(first, (uint64_t)SL_BLK));
 
@@ -1213,6 +1224,7 @@ log_issue(struct sl_plog *log, int64_t now, bool force_sync)
 		g->wr_issued = true;
 		g->pending++;
 		log->issued_lpos = ws->lbase + true_end;
+		ws->wr_hi = SL_MAX(ws->wr_hi, last_end);
 		st->stats.writes++;
 	}
 	if (sync) {
@@ -1910,6 +1922,7 @@ sl_store_poll(struct sl_store *st, int64_t now_ms)
 		log->dirty_next = NULL;
 		log->in_dirty = false;
 		log_issue(log, now_ms, false);
+		sl_plog_zero_ahead(log);
 		/* Duplicates queued while nothing was in flight (append_dup) complete here. */
 		if (log->ap_head && !log->io_pending && !log->err)
 			complete_appends(log);

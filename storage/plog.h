@@ -66,6 +66,12 @@ struct sl_store_opts {
 	bool direct_nondurable; /* O_DIRECT for non-durable logs too (default: durable only) */
 	unsigned write_groups;  /* write groups a log may keep in flight, buffered (4; 1..8) */
 	unsigned write_groups_direct; /* the same for O_DIRECT segments (1; 1..8) */
+	/* Zero-ahead (O_DIRECT segments only): keep at least zero_ahead_bytes beyond the
+	 * appended end of the active segment already written (zeros), so data writes
+	 * overwrite written blocks instead of extending the file (ext4's extending O_DIRECT
+	 * writes have a p99 of milliseconds). Never past segment.bytes. 0 disables. (16 MiB) */
+	size_t zero_ahead_bytes;
+	size_t zero_step_bytes; /* one zero write (1 MiB; rounded up to 4 KiB, <= 64 MiB) */
 };
 
 void sl_store_opts_default(struct sl_store_opts *o);

@@ -29,6 +29,10 @@
  *     batches from data_start to fill; bytes before data_start are the carried-over
  *     partial block of the previous chunk. Bytes below fill never change.
  *  5. Appends wait in FIFO order of wait_pos; they complete in that order.
+ *  6. Zero-ahead writes (O_DIRECT active segments, zahead.c) start at or after every byte
+ *     appended to or written as data in their segment, end at or before segment.bytes, and
+ *     never overlap a data write in flight: a data write of blocks a zero write in flight
+ *     covers waits for it (log_issue); a seal waits for the zero write of its segment.
  *
  * Segment states and transitions:
  *
@@ -194,7 +198,9 @@ struct sl_seg {
 	int64_t max_ts_offset; /* last offset of the batch that has it */
 	int64_t created_ms;    /* when the first batch went in (segment.ms); -1 empty */
 	int64_t mtime_ms;      /* file mtime at open (retention.ms when no timestamps) */
-	uint64_t prealloc_end; /* fallocated up to (KEEP_SIZE) */
+	uint64_t prealloc_end; /* fallocated up to (KEEP_SIZE; zero-ahead: i_size too) */
+	uint64_t wr_hi;        /* O_DIRECT: end of the highest data write issued (file pos) */
+	uint64_t zero_end;     /* zero-ahead: [0, zero_end) is written (data or zeros) */
 };
 
 /* "<20-digit base><suffix>" into buf (>= 40 bytes). */
@@ -258,6 +264,9 @@ struct sl_store_stats {
 	uint64_t cache_reads;
 	uint64_t evictions;
 	uint64_t heap_reads; /* batches larger than a read buffer */
+	uint64_t zero_writes; /* zero-ahead writes issued (not counted in writes) */
+	uint64_t zero_bytes;
+	uint64_t zero_waits;  /* data writes that waited for a zero write of their blocks */
 };
 
 struct sl_store {
@@ -272,6 +281,7 @@ struct sl_store {
 	struct sl_rdbuf *free_rdbufs;
 	_Atomic(struct sl_rbuf *) ret;               /* buffers whose last reference went away */
 	struct sl_read *rd_wait_head, *rd_wait_tail; /* reads waiting for a buffer */
+	uint8_t *zero_buf; /* zero_step_bytes of zeros, pre-faulted, shared by every zero write */
 	uint8_t *scratch;                            /* decompression scratch for validation */
 	size_t scratch_cap;
 	int64_t now_ms;
@@ -388,6 +398,13 @@ struct sl_plog {
 	bool need_dirsync;
 	bool rp_dirty;    /* recovery point checkpoint is behind */
 	bool no_prealloc; /* fallocate failed once: stop trying */
+	/* zero-ahead (zahead.c): at most one zero write per log in flight, [zero_lo, zero_hi)
+	 * of zero_seg (zero_hi == 0: none); no_zero after a failed one */
+	struct sl_uop zero_uop;
+	struct sl_seg *zero_seg;
+	uint64_t zero_lo, zero_hi;
+	bool no_zero;
+	bool zero_fal; /* the op in flight is the fallocate that moves i_size ahead */
 	bool in_dirty;
 	bool closing;
 	int err; /* sticky failure */
@@ -398,6 +415,17 @@ struct sl_plog {
 	void *hw_arg;
 	struct sl_pstate ps; /* idempotent producers (pstate.c), rebuilt at open */
 };
+
+/*
+ * Zero-ahead (zahead.c), O_DIRECT segments: issues the next zero write of the active
+ * segment when less than zero_ahead_bytes beyond its appended end are written, never past
+ * segment.bytes, never below a byte appended or written as data. Never blocks (one SQE).
+ */
+void sl_plog_zero_ahead(struct sl_plog *log);
+/* Whether a zero write in flight covers a block of [from, to) of s: a data write of those
+ * blocks waits for it (two writes of one block in flight land in either order). */
+bool sl_plog_zero_busy(const struct sl_plog *log, const struct sl_seg *s, uint64_t from,
+                       uint64_t to);
 
 /* Marks a log as having I/O to issue at the next poll. */
 void sl_plog_mark_dirty(struct sl_plog *log);

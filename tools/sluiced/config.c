@@ -84,6 +84,7 @@ sld_config_default(struct sld_config *c)
 	c->store_direct_nondurable = false;
 	c->store_write_groups = 4;        /* storage/chunk.c explains the defaults */
 	c->store_write_groups_direct = 1;
+	c->store_zero_ahead_bytes = 0; /* storage/chunk.c says why */
 	c->shutdown_timeout_ms = 10000;
 	c->dpdk_prefix = 32;
 	c->dpdk_fault_seed = 1;
@@ -516,6 +517,9 @@ sld_config_load(struct sld_config *c, struct sl_props *p, char *err, size_t errl
 	v = c->store_write_groups_direct;
 	ok &= get_int(p, "sluice.log.write.groups.direct", 1, 8, &v, err, errlen);
 	c->store_write_groups_direct = (unsigned)v;
+	v = (int64_t)c->store_zero_ahead_bytes;
+	ok &= get_int(p, "sluice.log.zero.ahead.bytes", 0, 1LL << 30, &v, err, errlen);
+	c->store_zero_ahead_bytes = (uint64_t)v;
 	v = c->shutdown_timeout_ms;
 	ok &= get_int(p, "sluice.shutdown.timeout.ms", 0, INT32_MAX, &v, err, errlen);
 	c->shutdown_timeout_ms = (int)v;

@@ -47,6 +47,7 @@ struct sld_config {
 	bool store_direct_nondurable; /* O_DIRECT also for logs that ack before fdatasync */
 	unsigned store_write_groups;        /* write groups in flight per log, page cache */
 	unsigned store_write_groups_direct; /* ... and for O_DIRECT segments */
+	uint64_t store_zero_ahead_bytes;    /* O_DIRECT segments zero-filled this far ahead */
 	int shutdown_timeout_ms;
 	/* dataplane=kernel|dpdk and the dpdk.* keys (DPDK mode: see dataplane/shard.h) */
 	bool dataplane_dpdk;

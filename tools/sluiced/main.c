@@ -276,6 +276,7 @@ main(int argc, char **argv)
 	dpo.store.direct_nondurable = cfg.store_direct_nondurable;
 	dpo.store.write_groups = cfg.store_write_groups;
 	dpo.store.write_groups_direct = cfg.store_write_groups_direct;
+	dpo.store.zero_ahead_bytes = cfg.store_zero_ahead_bytes;
 	dpo.log_dir = cfg.log_dir;
 	dpo.max_frame_bytes = cfg.socket_request_max_bytes;
 	dpo.auto_create = cfg.auto_create;
