@@ -83,6 +83,19 @@
 #define SEQ_GT(a, b) ((int32_t)((a) - (b)) > 0)
 #define SEQ_GEQ(a, b) ((int32_t)((a) - (b)) >= 0)
 
+/* Widens [*start, *end) to cover [rs, re) when the two overlap or touch; false if apart. */
+static inline bool
+seq_range_absorb(uint32_t *start, uint32_t *end, uint32_t rs, uint32_t re)
+{
+	if (!(SEQ_LEQ(*start, re) && SEQ_GEQ(*end, rs)))
+		return false;
+	if (SEQ_LT(rs, *start))
+		*start = rs;
+	if (SEQ_GT(re, *end))
+		*end = re;
+	return true;
+}
+
 static const uint16_t cookie_mss[8] = {536, 1024, 1220, 1360, 1400, 1440, 1460, 8960};
 
 struct ooo_range {
@@ -1077,11 +1090,7 @@ sack_update(struct sl_tcp_conn *c, const struct sl_tcp_opts *o)
 		for (unsigned i = 0; i < c->nsacked; i++) {
 			struct sl_tcp_sack_blk *r = &c->sacked[i];
 
-			if (SEQ_LEQ(start, r->end) && SEQ_GEQ(end, r->start)) {
-				if (SEQ_LT(r->start, start))
-					start = r->start;
-				if (SEQ_GT(r->end, end))
-					end = r->end;
+			if (seq_range_absorb(&start, &end, r->start, r->end)) {
 				c->sacked[i] = c->sacked[--c->nsacked];
 				i = (unsigned)-1;
 			}
@@ -1374,11 +1383,7 @@ ooo_add(struct sl_tcp_conn *c, uint32_t start, uint32_t end)
 	for (unsigned i = 0; i < c->nooo; i++) {
 		struct ooo_range *r = &c->ooo[i];
 
-		if (SEQ_LEQ(start, r->end) && SEQ_GEQ(end, r->start)) {
-			if (SEQ_LT(r->start, start))
-				start = r->start;
-			if (SEQ_GT(r->end, end))
-				end = r->end;
+		if (seq_range_absorb(&start, &end, r->start, r->end)) {
 			ooo_remove(c, i);
 			i = (unsigned)-1;
 		}
