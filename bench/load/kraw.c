@@ -114,21 +114,14 @@ struct kraw {
 
 /* ---- connection ---- */
 
-static int
-kr_connect(const char *addr, int64_t timeout_ns)
+int
+kraw_tcp_connect(const char *host, const char *port)
 {
 	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
 	struct addrinfo *ai;
-	struct timeval tv = {.tv_sec = timeout_ns / 1000000000, .tv_usec = 0};
-	char host[256];
-	const char *colon = strrchr(addr, ':');
 	int fd, one = 1;
 
-	if (!colon || (size_t)(colon - addr) >= sizeof(host))
-		return -EINVAL;
-	memcpy(host, addr, (size_t)(colon - addr));
-	host[colon - addr] = 0;
-	if (getaddrinfo(host, colon + 1, &hints, &ai))
+	if (getaddrinfo(host, port, &hints, &ai))
 		return -EHOSTUNREACH;
 	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || connect(fd, ai->ai_addr, ai->ai_addrlen)) {
@@ -141,6 +134,24 @@ kr_connect(const char *addr, int64_t timeout_ns)
 	}
 	freeaddrinfo(ai);
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	return fd;
+}
+
+static int
+kr_connect(const char *addr, int64_t timeout_ns)
+{
+	struct timeval tv = {.tv_sec = timeout_ns / 1000000000, .tv_usec = 0};
+	char host[256];
+	const char *colon = strrchr(addr, ':');
+	int fd;
+
+	if (!colon || (size_t)(colon - addr) >= sizeof(host))
+		return -EINVAL;
+	memcpy(host, addr, (size_t)(colon - addr));
+	host[colon - addr] = 0;
+	fd = kraw_tcp_connect(host, colon + 1);
+	if (fd < 0)
+		return fd;
 	/* A write blocked this long means the broker stopped reading: fail, don't hang. */
 	if (tv.tv_sec < 1)
 		tv.tv_sec = 1;

@@ -85,6 +85,10 @@ uint64_t kraw_requests(const struct kraw *k);
 
 void kraw_close(struct kraw *k);
 
+/* A blocking TCP connection to host:port with TCP_NODELAY (also the redis backend's).
+ * Returns the fd or -errno (-EHOSTUNREACH when the name does not resolve). */
+int kraw_tcp_connect(const char *host, const char *port);
+
 /* Consumer loop (own connection): 0 or -errno. */
 int kraw_consume(const struct kraw_cfg *cfg) SL_MUST_CHECK;
 

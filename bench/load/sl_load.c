@@ -449,26 +449,10 @@ k_close(struct ld *l)
 static int
 tcp_connect(const char *host, int port)
 {
-	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
-	struct addrinfo *ai;
 	char ps[16];
-	int fd, one = 1;
 
 	snprintf(ps, sizeof(ps), "%d", port);
-	if (getaddrinfo(host, ps, &hints, &ai))
-		return -EHOSTUNREACH;
-	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || connect(fd, ai->ai_addr, ai->ai_addrlen)) {
-		int e = errno;
-
-		if (fd >= 0)
-			close(fd);
-		freeaddrinfo(ai);
-		return -e;
-	}
-	freeaddrinfo(ai);
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	return fd;
+	return kraw_tcp_connect(host, ps);
 }
 
 /* Replies arrive in order: each pops the due time the writer pushed for its XADD. */
