@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include "common/bytes.h"
+#include "common/clock.h"
 #include "common/compiler.h"
 #include "common/crc32c.h"
 
@@ -32,6 +33,26 @@ test_crc32c_split_equals_whole(void **state)
 	part = sl_crc32c(0, buf, 333);
 	part = sl_crc32c(part, buf + 333, sizeof(buf) - 333);
 	assert_int_equal(whole, part);
+}
+
+static void
+test_wallclock_reads_realtime_once_a_second_and_follows_monotonic(void **state)
+{
+	struct sl_wallclock w = {0, 0};
+	int64_t t0 = sl_now_ns(), before = sl_wall_ms(), ms, off;
+
+	(void)state;
+	ms = sl_wallclock_ms(&w, t0);
+	assert_true(ms >= before - 1 && ms <= sl_wall_ms() + 1);
+	off = w.off_ms;
+	/* Within the second: no new reading, the offset stays and ms follows now_ns. */
+	w.off_ms = off + 5000; /* a reading inside the second would undo this */
+	assert_int_equal(sl_wallclock_ms(&w, t0 + 500000000LL),
+	                 (t0 + 500000000LL) / 1000000 + off + 5000);
+	/* A second later it reads the wall clock again. */
+	ms = sl_wallclock_ms(&w, t0 + 1000000000LL);
+	assert_int_equal(w.off_ms, ms - (t0 + 1000000000LL) / 1000000);
+	assert_true(w.off_ms < off + 5000 - 100);
 }
 
 static void
@@ -86,6 +107,7 @@ main(void)
 		cmocka_unit_test(test_crc32c_split_equals_whole),
 		cmocka_unit_test(test_varint_roundtrip_edges),
 		cmocka_unit_test(test_varint_truncated_sets_error),
+		cmocka_unit_test(test_wallclock_reads_realtime_once_a_second_and_follows_monotonic),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -20,6 +20,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "common/clock.h"
 #include "common/compiler.h"
 #include "common/kbuf.h"
 #include "common/meta.h"
@@ -173,6 +174,7 @@ struct sl_shard {
 	uint32_t ntimers, theap_cap;
 	/* clocks read once per iteration */
 	int64_t now_ns, now_ms;
+	struct sl_wallclock wall; /* now_ms from now_ns (one clock read per loop) */
 	int64_t last_retain_ms, last_compact_ms;
 	/* life */
 	_Atomic int phase; /* 0 run, 1 drain, 2 stop */

@@ -805,7 +805,7 @@ shard_main(void *arg)
 		unsigned wait_nr = 1, work = 0;
 
 		s->now_ns = sl_now_ns();
-		s->now_ms = sl_wall_ms();
+		s->now_ms = sl_wallclock_ms(&s->wall, s->now_ns);
 		sl_shard_meta_refresh(s);
 		if (phase != seen_phase) {
 			if (phase >= 1 && seen_phase < 1)
