@@ -40,13 +40,18 @@
  * States (RFC 9293 3.3.2) and the functions that move them:
  *   LISTEN -(SYN)-> SYN_RCVD              on_listen()
  *   (connect) -> SYN_SENT -(SYN,ACK)-> ESTABLISHED     sl_tcp_connect(), on_syn_sent()
+ *   SYN_SENT -(SYN)-> SYN_RCVD            on_syn_sent() (simultaneous open: SYN,ACK with
+ *                                         the same ISS; the peer's SYN,ACK or ACK completes)
  *   SYN_SENT (waiting for ARP) -(no answer)-> CLOSED    arp_timer()
- *   SYN_RCVD -(ACK)-> ESTABLISHED         on_ack()
+ *   SYN_RCVD -(ACK)-> ESTABLISHED         on_ack() (-> FIN_WAIT_1 if the user closed a
+ *                                         simultaneous open before it completed)
  *   ESTABLISHED -(close)-> FIN_WAIT_1 -(ACK of FIN)-> FIN_WAIT_2 -(FIN)-> TIME_WAIT
  *                                         sl_tcp_close(), on_ack(), on_fin()
  *   FIN_WAIT_1 -(FIN)-> CLOSING -(ACK of FIN)-> TIME_WAIT
  *   ESTABLISHED -(FIN)-> CLOSE_WAIT -(close)-> LAST_ACK -(ACK of FIN)-> CLOSED
  *   TIME_WAIT -(2MSL)-> CLOSED            conn_timer()
+ *   TIME_WAIT -(new SYN, RFC 6191)-> freed, the SYN opens a new connection on the listener
+ *                                         tcp_input(), tw_syn_reopens(), on_listen()
  *   any -(RST / too many retransmissions / abort)-> CLOSED    conn_reset()
  */
 #include "dataplane/net/tcp.h"
@@ -124,6 +129,7 @@ struct sl_tcp_conn {
 	bool in_use, user_held, user_done, rx_ended, ack_now, fin_queued, in_recovery;
 	bool rtt_active, listener_child, ts_ok;
 	bool sack_ok;      /* both sides sent SACK-permitted (RFC 2018 2) */
+	bool ws_ok;        /* both sides sent a window scale option (RFC 7323 2.2) */
 	bool arp_wait;     /* SYN_SENT, the SYN held until the next hop's MAC is known */
 	uint32_t arp_next; /* next connection waiting on the same ARP entry */
 	uint32_t nh_ip;    /* the next hop being resolved (arp_wait) */
@@ -464,8 +470,9 @@ send_seg(struct sl_tcp_conn *c, uint8_t flags, uint32_t seq, uint32_t len)
 	if (flags & SL_TCP_SYN) {
 		s.opts.has_mss = true;
 		s.opts.mss = n->mss;
-		/* RFC 7323 2.2: offer scaling in SYN; in SYN-ACK only if the peer offered. */
-		if (c->state == SL_TCP_SYN_SENT || c->rcv_wscale) {
+		/* RFC 7323 2.2: offer scaling in SYN; in SYN-ACK only if the peer offered, and
+		 * then always (even a shift of 0), or the peer would not scale either. */
+		if (c->state == SL_TCP_SYN_SENT || c->ws_ok) {
 			s.opts.has_ws = true;
 			s.opts.wscale = c->rcv_wscale;
 		}
@@ -888,7 +895,8 @@ established(struct sl_tcp_conn *c)
 {
 	const struct sl_tcp_cb *cb = &c->net->cfg.cb;
 
-	c->state = SL_TCP_ESTABLISHED;
+	/* A user who closed a simultaneous open in SYN_RCVD gets the FIN out now. */
+	c->state = c->fin_queued ? SL_TCP_FIN_WAIT_1 : SL_TCP_ESTABLISHED;
 	embryo_done(c);
 	c->user_held = true;
 	c->recover = c->iss; /* RFC 6582 3.2 step 1 */
@@ -896,7 +904,7 @@ established(struct sl_tcp_conn *c)
 	/* RFC 5681 3.1: IW = min(4*MSS, max(2*MSS, 4380)) (RFC 3390). */
 	c->cwnd = SL_MIN(4u * c->mss, SL_MAX(2u * c->mss, 4380u));
 	c->ssthresh = UINT32_MAX / 2;
-	if (cb->established)
+	if (cb->established && notify(c))
 		cb->established(cb->arg, c);
 }
 
@@ -917,8 +925,9 @@ apply_syn_opts(struct sl_tcp_conn *c, const struct sl_tcp_opts *o, bool we_offer
 		c->mss -= 12; /* the option rides on every segment */
 	}
 	c->sack_ok = o->sack_ok;
-	if (o->has_ws && we_offer_ws) {
-		c->snd_wscale = o->wscale;
+	c->ws_ok = o->has_ws && we_offer_ws;
+	if (c->ws_ok) {
+		c->snd_wscale = o->wscale; /* the parser caps it at 14 (RFC 7323 2.3) */
 		c->rcv_wscale = n->our_wscale;
 	} else {
 		c->snd_wscale = 0;
@@ -926,8 +935,13 @@ apply_syn_opts(struct sl_tcp_conn *c, const struct sl_tcp_opts *o, bool we_offer
 	}
 }
 
+/* A segment for port l without a connection. iss_min (NULL: none) is a floor for a new
+ * connection's ISS: a SYN that reopens a TIME_WAIT connection (tcp_input()) must get an ISS
+ * above every sequence number the old incarnation used (RFC 9293 3.6.1); a SYN cookie
+ * cannot honour it (as in Linux). */
 static void
-on_listen(struct sl_net *n, struct listener *l, const struct sl_net_hdrs *h)
+on_listen(struct sl_net *n, struct listener *l, const struct sl_net_hdrs *h,
+          const uint32_t *iss_min)
 {
 	struct sl_tcp_conn *c;
 
@@ -999,6 +1013,8 @@ on_listen(struct sl_net *n, struct listener *l, const struct sl_net_hdrs *h)
 	c->snd_wnd = h->win; /* unscaled in a SYN */
 	c->snd_wl1 = h->seq;
 	c->iss = isn_make(n, c->rip, c->rport, c->lport);
+	if (iss_min && SEQ_LT(c->iss, *iss_min))
+		c->iss = *iss_min;
 	c->snd_una = c->snd_nxt = c->snd_max = c->iss;
 	c->snd_data_una = c->iss + 1;
 	c->snd_wl2 = c->iss;
@@ -1025,8 +1041,29 @@ on_syn_sent(struct sl_tcp_conn *c, const struct sl_net_hdrs *h)
 			conn_reset(c, -ECONNREFUSED);
 		return;
 	}
-	if (!(h->flags & SL_TCP_SYN) || !ack_ok)
-		return; /* TODO #dpdk: simultaneous open */
+	if (!(h->flags & SL_TCP_SYN))
+		return;
+	if (!ack_ok) {
+		/* Simultaneous open (RFC 9293 3.10.7.3): the peer's SYN crossed ours. Options
+		 * come from its SYN as in a passive open (we offered everything in ours); answer
+		 * <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK> and wait in SYN_RCVD for its SYN,ACK (see
+		 * tcp_input()) or ACK. Data on the SYN is dropped: the peer sends it again. A
+		 * connection whose SYN still waits for ARP ignores it: the peer retransmits, and
+		 * by then our SYN has left. */
+		if (c->arp_wait)
+			return;
+		c->irs = h->seq;
+		c->rcv_nxt = h->seq + 1;
+		c->rcv_adv = c->rcv_nxt;
+		apply_syn_opts(c, &h->opts, true);
+		c->snd_wnd = h->win; /* unscaled in a SYN */
+		c->snd_wl1 = h->seq;
+		c->snd_wl2 = c->iss;
+		c->state = SL_TCP_SYN_RCVD;
+		c->snd_nxt = c->iss; /* output() sends the SYN,ACK; the SYN's RTO keeps running */
+		output(c);
+		return;
+	}
 	c->irs = h->seq;
 	c->rcv_nxt = h->seq + 1;
 	c->rcv_adv = c->rcv_nxt;
@@ -1592,6 +1629,26 @@ on_fin(struct sl_tcp_conn *c)
 	}
 }
 
+/* Whether SYN h for c, in TIME_WAIT, may open a new incarnation of the connection (RFC 9293
+ * 3.6.1, with RFC 6191 4 for timestamps): a plain SYN to a listening port, with a timestamp
+ * newer than the last one seen (equal: and a sequence number above the last one seen), or
+ * a timestamp when the old connection had none, or (no timestamp) a sequence number above
+ * the last one seen, rcv_nxt - 1 (the peer's FIN). Any other SYN is left to the TIME_WAIT
+ * connection (an ACK, or a PAWS drop). */
+static bool
+tw_syn_reopens(const struct sl_tcp_conn *c, const struct sl_net_hdrs *h)
+{
+	if ((h->flags & (SL_TCP_SYN | SL_TCP_ACK | SL_TCP_RST | SL_TCP_FIN)) != SL_TCP_SYN ||
+	    notify(c) || !listener_find(c->net, c->lport))
+		return false;
+	if (h->opts.has_ts && c->ts_ok)
+		return SEQ_GT(h->opts.tsval, c->ts_recent) ||
+		       (h->opts.tsval == c->ts_recent && SEQ_GEQ(h->seq, c->rcv_nxt));
+	if (h->opts.has_ts)
+		return true;
+	return SEQ_GEQ(h->seq, c->rcv_nxt);
+}
+
 /* Returns true if the connection kept pkt (zero-copy receive). */
 static bool
 tcp_input(struct sl_net *n, const struct sl_net_hdrs *h, struct sl_pkt *pkt)
@@ -1599,9 +1656,20 @@ tcp_input(struct sl_net *n, const struct sl_net_hdrs *h, struct sl_pkt *pkt)
 	bool kept = false;
 
 	struct sl_tcp_conn *c = conn_lookup(n, h->src_ip, h->sport, h->dport);
-	uint32_t seg_len, wnd;
-	bool acceptable, fresh = false;
+	struct sl_net_hdrs trimmed;
+	uint32_t seg_len, wnd, iss_min = 0;
+	bool acceptable, fresh = false, reopen = false;
 
+	if (c && c->state == SL_TCP_TIME_WAIT && tw_syn_reopens(c, h)) {
+		/* The user let go in TIME_WAIT (it closed first): conn_closed() frees c, and
+		 * the SYN finds the listener. The new ISS clears the old sequence space and
+		 * an unscaled window beyond it, as Linux does. */
+		iss_min = c->snd_max + 65537u;
+		reopen = true;
+		n->st.tw_reopened++;
+		conn_closed(c, 0);
+		c = NULL;
+	}
 	if (!c) {
 		struct listener *l = listener_find(n, h->dport);
 
@@ -1609,7 +1677,7 @@ tcp_input(struct sl_net *n, const struct sl_net_hdrs *h, struct sl_pkt *pkt)
 			send_rst_for(n, h);
 			return kept;
 		}
-		on_listen(n, l, h);
+		on_listen(n, l, h, reopen ? &iss_min : NULL);
 		/* A cookie-validated ACK created a connection: carry on with its data. */
 		c = conn_lookup(n, h->src_ip, h->sport, h->dport);
 		if (!c || !(h->flags & SL_TCP_ACK) || c->state != SL_TCP_ESTABLISHED)
@@ -1624,6 +1692,26 @@ tcp_input(struct sl_net *n, const struct sl_net_hdrs *h, struct sl_pkt *pkt)
 		/* Reset but still held by the user: behave as if it were gone. */
 		send_rst_for(n, h);
 		return kept;
+	}
+	if (c->state == SL_TCP_SYN_RCVD && (h->flags & SL_TCP_SYN) && h->seq == c->irs &&
+	    !(h->flags & SL_TCP_RST)) {
+		if (!(h->flags & SL_TCP_ACK)) {
+			/* The peer's SYN again: our SYN,ACK got lost. Send it again (the
+			 * sequence check below would only answer with nothing). */
+			c->snd_nxt = c->iss;
+			output(c);
+			return kept;
+		}
+		/* Simultaneous open: the peer's SYN,ACK. Its SYN is the one we have: trim it
+		 * (RFC 9293 3.10.7.4 processes only the new part of a segment) and take the
+		 * rest as the ACK that completes the handshake, exempt from the challenge of
+		 * step 3 as in Linux. ACK it: if our SYN,ACK was lost, this ACK completes the
+		 * peer's side. */
+		trimmed = *h;
+		trimmed.seq++;
+		trimmed.flags &= (uint8_t)~SL_TCP_SYN;
+		h = &trimmed;
+		c->ack_now = true;
 	}
 
 	/* 0. PAWS (RFC 7323 5.3), before the sequence number check. */
@@ -1683,18 +1771,14 @@ tcp_input(struct sl_net *n, const struct sl_net_hdrs *h, struct sl_pkt *pkt)
 		if (c->state == SL_TCP_TIME_WAIT || c->state == SL_TCP_LAST_ACK ||
 		    c->state == SL_TCP_CLOSING)
 			conn_closed(c, 0);
+		else if (c->state == SL_TCP_SYN_RCVD)
+			conn_reset(c, -ECONNREFUSED); /* from SYN_SENT (RFC 9293 3.10.7.4) */
 		else
 			conn_reset(c, -ECONNRESET);
 		return kept;
 	}
 	/* 3. SYN in a synchronised state: challenge ACK (RFC 5961 4). */
 	if (h->flags & SL_TCP_SYN) {
-		if (c->state == SL_TCP_SYN_RCVD && h->seq == c->irs) {
-			/* Our SYN-ACK got lost: send it again. */
-			c->snd_nxt = c->iss;
-			output(c);
-			return kept;
-		}
 		n->st.challenge_acks++;
 		send_seg(c, SL_TCP_ACK, c->snd_nxt, 0);
 		return kept;
@@ -2551,6 +2635,10 @@ sl_tcp_close(struct sl_tcp_conn *c, int64_t now_ns)
 		conn_free(c);
 		return;
 	case SL_TCP_SYN_RCVD:
+		/* Only a simultaneous open reaches the user here. Its FIN waits for the
+		 * handshake: established() moves to FIN_WAIT_1 and output() sends it. */
+		c->fin_queued = true;
+		return;
 	case SL_TCP_ESTABLISHED:
 		c->state = SL_TCP_FIN_WAIT_1;
 		break;

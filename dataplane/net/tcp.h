@@ -31,8 +31,14 @@
  * below the highest SACKed byte instead of inflating the window (a simplified RFC 6675:
  * no pipe estimate, no loss recovery entered on SACKed bytes alone); an RTO forgets the
  * scoreboard and goes back N.
- * Not yet (TODO #dpdk): simultaneous open, IP options/fragments (dropped), SYN cookies with
- * SACK/window scale, transmitting referenced memory without a copy into the frame (below).
+ * Simultaneous open (RFC 9293 3.10.7.3): a SYN crossing our SYN is answered with a SYN,ACK
+ * and the connection goes through SYN_RCVD; cb.established fires as for any active open.
+ * TIME_WAIT: a SYN from the same peer port whose sequence number (or timestamp, RFC 6191)
+ * is above the last one seen replaces the TIME_WAIT connection with a new passive open on
+ * the listener, with an ISN above the old sequence space (RFC 9293 3.6.1), so clients
+ * reconnecting from the same port do not wait 2*MSL.
+ * Not yet (TODO #dpdk): IP options/fragments (dropped), SYN cookies with SACK/window scale,
+ * transmitting referenced memory without a copy into the frame (below).
  *
  * Byte stream seam (for the Kafka request path), two receive modes chosen by
  * cfg.rx_zero_copy:
@@ -240,6 +246,7 @@ struct sl_net_stats {
 	uint64_t rst_sent, conns_active, challenge_acks, ooo_segs, paws_drops;
 	uint64_t arp_req_sent, arp_learned, arp_failed, timers_fired;
 	uint64_t sack_rexmits; /* holes retransmitted on SACK information */
+	uint64_t tw_reopened;  /* TIME_WAIT connections a new SYN replaced (RFC 6191) */
 	/* zero-copy receive: frames held now (all connections), payloads copied into a held
 	 * frame's tailroom, frames dropped over a connection's budget, out-of-order frames
 	 * given back to make room for earlier data */

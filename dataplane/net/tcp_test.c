@@ -2246,6 +2246,524 @@ test_tcp_send_ref_queue_full_eagain_reset_abort_destroy_fail_refs(void **state)
 	assert_int_equal(tx_done_bad, 0);
 }
 
+/* ---- simultaneous open (RFC 9293 3.10.7.3) ---- */
+
+/* An active open to PEER_IP:7000 from 45000; the peer's segments come from there. Returns
+ * our ISS (the SYN's sequence number). */
+static uint32_t
+t_connect_7000(struct t *t, struct sl_tcp_conn **c, uint16_t lport)
+{
+	struct sl_net_hdrs h;
+
+	fake_tx_clear(&t->f);
+	assert_int_equal(sl_tcp_connect(t->n, c, PEER_IP, 7000, lport, t->pe.mac, t->now), 0);
+	sl_net_flush(t->n);
+	t_one(t, &h);
+	assert_int_equal(h.flags, SL_TCP_SYN);
+	t->pe.port = 7000;
+	t->pe.our_port = lport;
+	return h.seq;
+}
+
+static void
+test_tcp_simultaneous_open_same_iss_established_data_both_ways(void **state)
+{
+	struct t *t = t_new(4, 1 << 16, 8);
+	struct sl_tcp_opts o = {
+	        .has_mss = true, .mss = 1200, .has_ws = true, .wscale = 7, .sack_ok = true};
+	static char buf[3000];
+	struct iovec out = {buf, sizeof(buf)}, iov[2];
+	struct sl_tcp_conn *c;
+	struct sl_net_hdrs h;
+	uint32_t iss;
+
+	(void)state;
+	iss = t_connect_7000(t, &c, 45000);
+	/* The peer's SYN crosses ours: a SYN,ACK with our ISS, answering its options. */
+	t_rx(t, fake_tcp(&t->f, &t->pe, SL_TCP_SYN, PISS, 0, 1000, NULL, 0, &o));
+	t_one(t, &h);
+	assert_int_equal(h.flags, SL_TCP_SYN | SL_TCP_ACK);
+	assert_int_equal(h.seq, iss);
+	assert_int_equal(h.ack, PISS + 1);
+	assert_true(h.opts.has_mss && h.opts.has_ws && h.opts.sack_ok);
+	assert_int_equal(h.opts.wscale, 1); /* 64 KiB ring */
+	assert_false(h.opts.has_ts);
+	assert_int_equal(sl_tcp_state(c), SL_TCP_SYN_RCVD);
+	assert_int_equal(t->ev.established, 0);
+	assert_int_equal(sl_tcp_send(c, &out, 1, t->now), -ENOTCONN);
+	/* Unanswered, the SYN,ACK goes again with the same ISS. */
+	t_tick(t, 1000 * MS);
+	t_one(t, &h);
+	assert_int_equal(h.flags, SL_TCP_SYN | SL_TCP_ACK);
+	assert_int_equal(h.seq, iss);
+	/* The peer's SYN,ACK completes the handshake; its ACK is acknowledged. */
+	t_seg(t, SL_TCP_SYN | SL_TCP_ACK, PISS, iss + 1, 512, NULL, 0);
+	t_one(t, &h);
+	assert_int_equal(h.flags, SL_TCP_ACK);
+	assert_int_equal(h.seq, iss + 1);
+	assert_int_equal(h.ack, PISS + 1);
+	assert_int_equal(t->ev.established, 1);
+	assert_ptr_equal(t->ev.last, c);
+	assert_int_equal(sl_tcp_state(c), SL_TCP_ESTABLISHED);
+	/* Peer to us. */
+	t_seg(t, SL_TCP_ACK | SL_TCP_PSH, PISS + 1, iss + 1, 512, "ping", 4);
+	assert_int_equal(t->ev.readable, 1);
+	assert_int_equal(sl_tcp_rx_peek(c, iov), 1);
+	assert_int_equal(iov[0].iov_len, 4);
+	assert_memory_equal(iov[0].iov_base, "ping", 4);
+	/* Us to the peer: its MSS, and its window scaled by its shift (512 << 7). */
+	memset(buf, 'p', sizeof(buf));
+	fake_tx_clear(&t->f);
+	assert_int_equal(sl_tcp_send(c, &out, 1, t->now), 3000);
+	sl_net_flush(t->n);
+	assert_int_equal(t->f.ntx, 3);
+	assert_int_equal(fake_tx_parse(&t->f, 0, &h), SL_NET_TCP);
+	assert_int_equal(h.seq, iss + 1);
+	assert_int_equal(h.ack, PISS + 5);
+	assert_int_equal(h.payload_len, 1200);
+	assert_int_equal(fake_tx_parse(&t->f, 2, &h), SL_NET_TCP);
+	assert_int_equal(h.seq, iss + 2401);
+	assert_int_equal(h.payload_len, 600);
+	t_seg(t, SL_TCP_ACK, PISS + 5, iss + 3001, 512, NULL, 0);
+	assert_int_equal(t->ev.writable, 1);
+	assert_int_equal(t->f.ntx, 0);
+	t_free(t);
+}
+
+static void
+test_tcp_simultaneous_open_timestamps_ack_completes_opts_agreed(void **state)
+{
+	struct t *t = t_new(4, 1 << 16, 8);
+	struct sl_tcp_opts o = {.has_mss = true,
+	                        .mss = 1460,
+	                        .has_ws = true,
+	                        .wscale = 7,
+	                        .has_ts = true,
+	                        .tsval = 100};
+	static char buf[3000];
+	struct iovec out = {buf, sizeof(buf)};
+	struct sl_tcp_conn *c;
+	struct sl_net_hdrs h;
+	uint32_t iss;
+
+	(void)state;
+	iss = t_connect_7000(t, &c, 45000);
+	t_rx(t, fake_tcp(&t->f, &t->pe, SL_TCP_SYN, PISS, 0, 1000, NULL, 0, &o));
+	t_one(t, &h);
+	assert_int_equal(h.flags, SL_TCP_SYN | SL_TCP_ACK);
+	assert_int_equal(h.seq, iss);
+	assert_int_equal(h.ack, PISS + 1);
+	assert_true(h.opts.has_ts);
+	assert_int_equal(h.opts.tsecr, 100);
+	assert_false(h.opts.sack_ok); /* the peer did not offer it */
+	/* A plain ACK (a peer that got our SYN,ACK first) completes it too, silently. */
+	t_seg_ts(t, SL_TCP_ACK, PISS + 1, iss + 1, NULL, 0, 101, h.opts.tsval);
+	assert_int_equal(t->f.ntx, 0);
+	assert_int_equal(t->ev.established, 1);
+	assert_int_equal(sl_tcp_state(c), SL_TCP_ESTABLISHED);
+	t_seg_ts(t, SL_TCP_ACK | SL_TCP_PSH, PISS + 1, iss + 1, "ping", 4, 102, 0);
+	assert_int_equal(sl_tcp_rx_avail(c), 4);
+	/* Timestamps are on: a segment without one is dropped (RFC 7323 3.2). */
+	t_seg(t, SL_TCP_ACK, PISS + 5, iss + 1, 512, "x", 1);
+	assert_int_equal(sl_tcp_rx_avail(c), 4);
+	/* Our segments: MSS 1460 - 12, echoing the peer's clock. */
+	fake_tx_clear(&t->f);
+	assert_int_equal(sl_tcp_send(c, &out, 1, t->now), 3000);
+	sl_net_flush(t->n);
+	assert_int_equal(t->f.ntx, 3);
+	assert_int_equal(fake_tx_parse(&t->f, 0, &h), SL_NET_TCP);
+	assert_int_equal(h.seq, iss + 1);
+	assert_int_equal(h.payload_len, 1448);
+	assert_true(h.opts.has_ts);
+	assert_int_equal(h.opts.tsecr, 102);
+	t_seg_ts(t, SL_TCP_ACK, PISS + 5, iss + 3001, NULL, 0, 103, h.opts.tsval);
+	assert_int_equal(t->ev.writable, 1);
+	t_free(t);
+}
+
+static void
+test_tcp_simultaneous_open_synack_with_data_delivered_once(void **state)
+{
+	struct t *t = t_new(4, 1 << 16, 8);
+	struct sl_tcp_conn *c;
+	struct sl_net_hdrs h;
+	struct iovec iov[2];
+	uint32_t iss;
+
+	(void)state;
+	iss = t_connect_7000(t, &c, 45000);
+	t_seg(t, SL_TCP_SYN, PISS, 0, 1000, NULL, 0);
+	t_one(t, &h);
+	assert_int_equal(h.flags, SL_TCP_SYN | SL_TCP_ACK);
+	/* The peer's SYN,ACK carries its first bytes: they follow its SYN. */
+	t_seg(t, SL_TCP_SYN | SL_TCP_ACK | SL_TCP_PSH, PISS, iss + 1, 1000, "first", 5);
+	t_one(t, &h);
+	assert_int_equal(h.flags, SL_TCP_ACK);
+	assert_int_equal(h.ack, PISS + 6);
+	assert_int_equal(t->ev.established, 1);
+	assert_int_equal(t->ev.readable, 1);
+	assert_int_equal(sl_tcp_rx_peek(c, iov), 1);
+	assert_int_equal(iov[0].iov_len, 5);
+	assert_memory_equal(iov[0].iov_base, "first", 5);
+	/* Its retransmission is a duplicate now: acknowledged, not delivered again. */
+	t_seg(t, SL_TCP_SYN | SL_TCP_ACK | SL_TCP_PSH, PISS, iss + 1, 1000, "first", 5);
+	t_one(t, &h);
+	assert_int_equal(h.flags, SL_TCP_ACK);
+	assert_int_equal(h.ack, PISS + 6);
+	assert_int_equal(sl_tcp_rx_avail(c), 5);
+	assert_int_equal(sl_tcp_state(c), SL_TCP_ESTABLISHED);
+	t_free(t);
+}
+
+static void
+test_tcp_simultaneous_open_early_close_fin_later_rst_refused(void **state)
+{
+	struct t *t = t_new(4, 1 << 16, 8);
+	struct sl_tcp_conn *c, *c2;
+	struct sl_net_hdrs h;
+	uint32_t iss;
+
+	(void)state;
+	/* Closed in SYN_RCVD: the FIN waits until the handshake is done. */
+	iss = t_connect_7000(t, &c, 45000);
+	t_seg(t, SL_TCP_SYN, PISS, 0, 1000, NULL, 0);
+	t_one(t, &h);
+	assert_int_equal(h.flags, SL_TCP_SYN | SL_TCP_ACK);
+	fake_tx_clear(&t->f);
+	sl_tcp_close(c, t->now);
+	sl_net_flush(t->n);
+	assert_int_equal(t->f.ntx, 0);
+	assert_int_equal(sl_tcp_state(c), SL_TCP_SYN_RCVD);
+	t_seg(t, SL_TCP_SYN | SL_TCP_ACK, PISS, iss + 1, 1000, NULL, 0);
+	t_one(t, &h);
+	assert_int_equal(h.flags, SL_TCP_ACK | SL_TCP_FIN);
+	assert_int_equal(h.seq, iss + 1);
+	assert_int_equal(h.ack, PISS + 1);
+	assert_int_equal(sl_tcp_state(c), SL_TCP_FIN_WAIT_1);
+	assert_int_equal(t->ev.established, 0); /* the user let go */
+	t_seg(t, SL_TCP_ACK, PISS + 1, iss + 2, 1000, NULL, 0);
+	assert_int_equal(sl_tcp_state(c), SL_TCP_FIN_WAIT_2);
+
+	/* A RST in SYN_RCVD that came from SYN_SENT: connection refused. */
+	t_connect_7000(t, &c2, 45001);
+	t_seg(t, SL_TCP_SYN, PISS, 0, 1000, NULL, 0);
+	t_one(t, &h);
+	assert_int_equal(h.flags, SL_TCP_SYN | SL_TCP_ACK);
+	t_seg(t, SL_TCP_RST, PISS + 1, 0, 0, NULL, 0);
+	assert_int_equal(t->ev.rx_end, 1);
+	assert_int_equal(t->ev.rx_end_err, -ECONNREFUSED);
+	assert_int_equal(sl_tcp_state(c2), SL_TCP_CLOSED);
+	sl_tcp_close(c2, t->now);
+	t_free(t);
+}
+
+/* ---- TIME_WAIT reuse (RFC 9293 3.6.1, RFC 6191) ---- */
+
+/* We close accepted connection c first and the peer's FIN (seq PISS + 1, timestamp 102
+ * when ts) follows: c is in TIME_WAIT, our last sequence number iss + 1 (the FIN). */
+static void
+t_to_time_wait(struct t *t, struct sl_tcp_conn *c, bool ts)
+{
+	struct sl_net_hdrs h;
+
+	fake_tx_clear(&t->f);
+	sl_tcp_close(c, t->now);
+	sl_net_flush(t->n);
+	t_one(t, &h);
+	assert_int_equal(h.flags, SL_TCP_ACK | SL_TCP_FIN);
+	assert_int_equal(h.seq, t->iss + 1);
+	if (ts)
+		t_seg_ts(t, SL_TCP_ACK | SL_TCP_FIN, PISS + 1, t->iss + 2, NULL, 0, 102,
+		         h.opts.tsval);
+	else
+		t_seg(t, SL_TCP_ACK | SL_TCP_FIN, PISS + 1, t->iss + 2, 512, NULL, 0);
+	t_one(t, &h);
+	assert_int_equal(h.flags, SL_TCP_ACK);
+	assert_int_equal(h.ack, PISS + 2);
+	assert_int_equal(sl_tcp_state(c), SL_TCP_TIME_WAIT);
+}
+
+/* A SYN in TIME_WAIT (with a timestamp when ts) that must leave it alone: one ACK for the
+ * old connection, which stays. */
+static void
+t_tw_syn_ignored(struct t *t, struct sl_tcp_conn *c, uint32_t seq, bool ts, uint32_t tsval)
+{
+	struct sl_tcp_opts o = {.has_mss = true, .mss = 1460, .has_ts = ts, .tsval = tsval};
+	struct sl_net_hdrs h;
+	struct sl_net_stats st;
+
+	t_rx(t, fake_tcp(&t->f, &t->pe, SL_TCP_SYN, seq, 0, 65535, NULL, 0, &o));
+	t_one(t, &h);
+	assert_int_equal(h.flags, SL_TCP_ACK);
+	assert_int_equal(h.seq, t->iss + 2);
+	assert_int_equal(h.ack, PISS + 2);
+	assert_int_equal(sl_tcp_state(c), SL_TCP_TIME_WAIT);
+	sl_net_stats_get(t->n, &st);
+	assert_int_equal(st.tw_reopened, 0);
+	assert_int_equal(st.conns_active, 1);
+}
+
+static void
+test_tcp_time_wait_syn_higher_seq_reopens_new_conn_data_flows(void **state)
+{
+	struct t *t = t_new(4, 1 << 16, 8);
+	struct sl_tcp_conn *c = t_accept(t, 1460, PISS);
+	struct sl_tcp_opts o = {.has_mss = true, .mss = 1460, .has_ws = true, .wscale = 7};
+	uint32_t old_iss = t->iss, seq2 = PISS + 100000;
+	struct iovec out = {"world", 5}, iov[2];
+	struct sl_net_stats st;
+	struct sl_net_hdrs h;
+	struct sl_tcp_conn *c2;
+
+	(void)state;
+	t_to_time_wait(t, c, false);
+	t->now += 10 * MS;
+	/* The client reconnects from the same port with a higher sequence number. */
+	t_rx(t, fake_tcp(&t->f, &t->pe, SL_TCP_SYN, seq2, 0, 65535, NULL, 0, &o));
+	t_one(t, &h);
+	assert_int_equal(h.flags, SL_TCP_SYN | SL_TCP_ACK);
+	assert_int_equal(h.ack, seq2 + 1);
+	assert_true(h.opts.has_ws);
+	/* The new ISN lies above the old incarnation's sequence space and window. */
+	assert_true((int32_t)(h.seq - (old_iss + 2)) > 65536);
+	sl_net_stats_get(t->n, &st);
+	assert_int_equal(st.tw_reopened, 1);
+	assert_int_equal(st.conns_active, 1); /* the TIME_WAIT one is gone */
+	t->iss = h.seq;
+	t_seg(t, SL_TCP_ACK, seq2 + 1, t->iss + 1, 512, NULL, 0);
+	assert_int_equal(t->ev.established, 2);
+	c2 = t->ev.last;
+	assert_int_equal(sl_tcp_state(c2), SL_TCP_ESTABLISHED);
+	t_seg(t, SL_TCP_ACK | SL_TCP_PSH, seq2 + 1, t->iss + 1, 512, "hello", 5);
+	assert_int_equal(sl_tcp_rx_peek(c2, iov), 1);
+	assert_int_equal(iov[0].iov_len, 5);
+	assert_memory_equal(iov[0].iov_base, "hello", 5);
+	fake_tx_clear(&t->f);
+	assert_int_equal(sl_tcp_send(c2, &out, 1, t->now), 5);
+	sl_net_flush(t->n);
+	t_one(t, &h);
+	assert_int_equal(h.seq, t->iss + 1);
+	assert_int_equal(h.ack, seq2 + 6);
+	assert_int_equal(h.payload_len, 5);
+	assert_memory_equal(h.payload, "world", 5);
+	t_seg(t, SL_TCP_ACK, seq2 + 6, t->iss + 6, 512, NULL, 0);
+	assert_int_equal(t->ev.writable, 1);
+	/* The old incarnation's timer is gone with it: nothing fires at 2MSL. */
+	t_tick(t, 60000 * MS);
+	assert_int_equal(sl_tcp_state(c2), SL_TCP_ESTABLISHED);
+	t_free(t);
+}
+
+static void
+test_tcp_time_wait_syn_not_above_last_seq_not_reopened(void **state)
+{
+	struct t *t = t_new(4, 1 << 16, 8);
+	struct sl_tcp_conn *c = t_accept(t, 1460, PISS);
+	struct sl_tcp_conn *c2;
+	struct sl_net_stats st;
+	struct sl_net_hdrs h;
+	uint32_t iss;
+
+	(void)state;
+	t_to_time_wait(t, c, false);
+	/* An old duplicate of the first SYN, and one at the FIN's sequence number (the last
+	 * one seen): both only get an ACK. */
+	t_tw_syn_ignored(t, c, PISS, false, 0);
+	t_tw_syn_ignored(t, c, PISS + 1, false, 0);
+	/* A SYN with an ACK is no new connection either. */
+	t_seg(t, SL_TCP_SYN | SL_TCP_ACK, PISS + 100000, t->iss + 2, 512, NULL, 0);
+	t_one(t, &h);
+	assert_int_equal(h.flags, SL_TCP_ACK);
+	assert_int_equal(sl_tcp_state(c), SL_TCP_TIME_WAIT);
+	/* TIME_WAIT of a connection we opened (no listener on its port) is not reused. */
+	iss = t_connect_7000(t, &c2, 45000);
+	t_seg(t, SL_TCP_SYN | SL_TCP_ACK, PISS, iss + 1, 512, NULL, 0);
+	assert_int_equal(sl_tcp_state(c2), SL_TCP_ESTABLISHED);
+	fake_tx_clear(&t->f);
+	sl_tcp_close(c2, t->now);
+	t_seg(t, SL_TCP_ACK | SL_TCP_FIN, PISS + 1, iss + 2, 512, NULL, 0);
+	assert_int_equal(sl_tcp_state(c2), SL_TCP_TIME_WAIT);
+	t_seg(t, SL_TCP_SYN, PISS + 100000, 0, 65535, NULL, 0);
+	t_one(t, &h);
+	assert_int_equal(h.flags, SL_TCP_ACK);
+	assert_int_equal(h.ack, PISS + 2);
+	assert_int_equal(sl_tcp_state(c2), SL_TCP_TIME_WAIT);
+	sl_net_stats_get(t->n, &st);
+	assert_int_equal(st.tw_reopened, 0);
+	assert_int_equal(st.conns_active, 2);
+	/* 2MSL later both are gone as usual. */
+	t_tick(t, 60000 * MS);
+	sl_net_stats_get(t->n, &st);
+	assert_int_equal(st.conns_active, 0);
+	t_free(t);
+}
+
+static void
+test_tcp_time_wait_timestamps_newer_reopens_older_not(void **state)
+{
+	struct t *t = t_new(4, 1 << 16, 8);
+	struct sl_tcp_conn *c = t_accept_ts(t);
+	struct sl_tcp_opts o = {.has_mss = true, .mss = 1460, .has_ts = true, .tsval = 200};
+	uint32_t old_iss = t->iss, seq2 = PISS - 5000;
+	struct sl_net_stats st;
+	struct sl_net_hdrs h;
+
+	(void)state;
+	t_to_time_wait(t, c, true);
+	/* A higher sequence number but an older timestamp: PAWS answers, nothing reopens. */
+	t_tw_syn_ignored(t, c, PISS + 100000, true, 50);
+	/* The same timestamp and a sequence number not above the last one seen. */
+	t_tw_syn_ignored(t, c, PISS, true, 102);
+	sl_net_stats_get(t->n, &st);
+	assert_int_equal(st.paws_drops, 1);
+	/* A newer timestamp reopens even below the old sequence numbers (RFC 6191 4). */
+	t_rx(t, fake_tcp(&t->f, &t->pe, SL_TCP_SYN, seq2, 0, 65535, NULL, 0, &o));
+	t_one(t, &h);
+	assert_int_equal(h.flags, SL_TCP_SYN | SL_TCP_ACK);
+	assert_int_equal(h.ack, seq2 + 1);
+	assert_true(h.opts.has_ts);
+	assert_int_equal(h.opts.tsecr, 200);
+	assert_true((int32_t)(h.seq - (old_iss + 2)) > 65536);
+	sl_net_stats_get(t->n, &st);
+	assert_int_equal(st.tw_reopened, 1);
+	t->iss = h.seq;
+	t_seg_ts(t, SL_TCP_ACK, seq2 + 1, t->iss + 1, NULL, 0, 201, h.opts.tsval);
+	assert_int_equal(t->ev.established, 2);
+	t_seg_ts(t, SL_TCP_ACK | SL_TCP_PSH, seq2 + 1, t->iss + 1, "hi", 2, 202, h.opts.tsval);
+	assert_int_equal(sl_tcp_rx_avail(t->ev.last), 2);
+	t_free(t);
+}
+
+static void
+test_tcp_simultaneous_close_closing_then_time_wait(void **state)
+{
+	struct t *t = t_new(4, 1 << 16, 8);
+	struct sl_tcp_conn *c = t_accept(t, 1460, PISS);
+	struct sl_net_stats st;
+	struct sl_net_hdrs h;
+
+	(void)state;
+	fake_tx_clear(&t->f);
+	sl_tcp_close(c, t->now);
+	sl_net_flush(t->n);
+	t_one(t, &h);
+	assert_int_equal(h.flags, SL_TCP_ACK | SL_TCP_FIN);
+	assert_int_equal(h.seq, t->iss + 1);
+	/* The peer's FIN crosses ours (it has not seen ours): CLOSING, its FIN acked. */
+	t_seg(t, SL_TCP_ACK | SL_TCP_FIN, PISS + 1, t->iss + 1, 512, NULL, 0);
+	t_one(t, &h);
+	assert_int_equal(h.flags & (SL_TCP_ACK | SL_TCP_SYN | SL_TCP_RST), SL_TCP_ACK);
+	assert_int_equal(h.ack, PISS + 2);
+	assert_int_equal(sl_tcp_state(c), SL_TCP_CLOSING);
+	/* Our FIN is retransmitted until acknowledged. */
+	t_tick(t, 1000 * MS);
+	t_one(t, &h);
+	assert_true(h.flags & SL_TCP_FIN);
+	assert_int_equal(h.seq, t->iss + 1);
+	t_seg(t, SL_TCP_ACK, PISS + 2, t->iss + 2, 512, NULL, 0);
+	assert_int_equal(sl_tcp_state(c), SL_TCP_TIME_WAIT);
+	t_tick(t, 59999 * MS);
+	sl_net_stats_get(t->n, &st);
+	assert_int_equal(st.conns_active, 1);
+	t_tick(t, 1 * MS);
+	sl_net_stats_get(t->n, &st);
+	assert_int_equal(st.conns_active, 0);
+	t_free(t);
+}
+
+static void
+test_tcp_time_wait_reopen_backlog_full_answered_with_cookie(void **state)
+{
+	struct t *t = t_new(4, 1 << 16, 1);
+	struct sl_tcp_conn *c = t_accept(t, 1460, PISS);
+	uint32_t seq2 = PISS + 100000;
+	struct sl_net_stats st;
+	struct sl_net_hdrs h;
+
+	(void)state;
+	t_to_time_wait(t, c, false);
+	/* Another client's handshake fills the backlog of one. */
+	t->pe.port = 40001;
+	t_seg(t, SL_TCP_SYN, 7, 0, 65535, NULL, 0);
+	t_one(t, &h);
+	assert_int_equal(h.flags, SL_TCP_SYN | SL_TCP_ACK);
+	t->pe.port = 40000;
+	t_seg(t, SL_TCP_SYN, seq2, 0, 65535, NULL, 0);
+	t_one(t, &h);
+	assert_int_equal(h.flags, SL_TCP_SYN | SL_TCP_ACK);
+	assert_int_equal(h.ack, seq2 + 1);
+	sl_net_stats_get(t->n, &st);
+	assert_int_equal(st.tw_reopened, 1);
+	assert_int_equal(st.syncookies_sent, 1);
+	assert_int_equal(st.conns_active, 1); /* only the other embryo: no state kept */
+	t_seg(t, SL_TCP_ACK | SL_TCP_PSH, seq2 + 1, h.seq + 1, 1000, "req", 3);
+	assert_int_equal(t->ev.established, 2);
+	assert_int_equal(sl_tcp_rx_avail(t->ev.last), 3);
+	sl_net_stats_get(t->n, &st);
+	assert_int_equal(st.syncookies_ok, 1);
+	t_free(t);
+}
+
+/* ---- handshake details ---- */
+
+static void
+test_tcp_syn_rcvd_duplicate_syn_resends_synack(void **state)
+{
+	struct t *t = t_new(4, 1 << 16, 8);
+	struct sl_net_hdrs h;
+	struct sl_net_stats st;
+	uint32_t iss;
+
+	(void)state;
+	t_seg(t, SL_TCP_SYN, PISS, 0, 65535, NULL, 0);
+	t_one(t, &h);
+	assert_int_equal(h.flags, SL_TCP_SYN | SL_TCP_ACK);
+	iss = h.seq;
+	/* The peer did not get it and sends its SYN again: the same SYN,ACK, at once. */
+	t_seg(t, SL_TCP_SYN, PISS, 0, 65535, NULL, 0);
+	t_one(t, &h);
+	assert_int_equal(h.flags, SL_TCP_SYN | SL_TCP_ACK);
+	assert_int_equal(h.seq, iss);
+	assert_int_equal(h.ack, PISS + 1);
+	t_seg(t, SL_TCP_ACK, PISS + 1, iss + 1, 512, NULL, 0);
+	assert_int_equal(t->ev.established, 1);
+	sl_net_stats_get(t->n, &st);
+	assert_int_equal(st.conns_active, 1);
+	t_free(t);
+}
+
+static void
+test_tcp_small_rcvbuf_synack_answers_window_scale_zero(void **state)
+{
+	struct t *t = t_new(4, 1 << 15, 8); /* 32 KiB: our shift is 0 */
+	struct sl_tcp_opts o = {.has_mss = true, .mss = 1460, .has_ws = true, .wscale = 7};
+	static char buf[1000];
+	struct iovec out = {buf, sizeof(buf)};
+	struct sl_net_hdrs h;
+	struct sl_tcp_conn *c;
+
+	(void)state;
+	t_rx(t, fake_tcp(&t->f, &t->pe, SL_TCP_SYN, PISS, 0, 65535, NULL, 0, &o));
+	t_one(t, &h);
+	assert_int_equal(h.flags, SL_TCP_SYN | SL_TCP_ACK);
+	/* Without the option here the peer would not scale, while we scaled its window. */
+	assert_true(h.opts.has_ws);
+	assert_int_equal(h.opts.wscale, 0);
+	t->iss = h.seq;
+	/* Window 10 << 7 = 1280 bytes: all 1000 go at once. */
+	t_seg(t, SL_TCP_ACK, PISS + 1, t->iss + 1, 10, NULL, 0);
+	assert_int_equal(t->ev.established, 1);
+	c = t->ev.last;
+	fake_tx_clear(&t->f);
+	assert_int_equal(sl_tcp_send(c, &out, 1, t->now), 1000);
+	sl_net_flush(t->n);
+	t_one(t, &h);
+	assert_int_equal(h.payload_len, 1000);
+	/* Our own window is not scaled: the field is the ring's free space, 32768 bytes. */
+	assert_int_equal(h.win, 32768);
+	t_free(t);
+}
+
 int
 main(void)
 {
@@ -2288,6 +2806,17 @@ main(void)
 	        cmocka_unit_test(test_tcp_sack_not_permitted_no_blocks),
 	        cmocka_unit_test(test_tcp_sack_blocks_fit_beside_timestamps),
 	        cmocka_unit_test(test_tcp_sack_recovery_resends_holes_not_new_data),
+	        cmocka_unit_test(test_tcp_simultaneous_open_same_iss_established_data_both_ways),
+	        cmocka_unit_test(test_tcp_simultaneous_open_timestamps_ack_completes_opts_agreed),
+	        cmocka_unit_test(test_tcp_simultaneous_open_synack_with_data_delivered_once),
+	        cmocka_unit_test(test_tcp_simultaneous_open_early_close_fin_later_rst_refused),
+	        cmocka_unit_test(test_tcp_time_wait_syn_higher_seq_reopens_new_conn_data_flows),
+	        cmocka_unit_test(test_tcp_time_wait_syn_not_above_last_seq_not_reopened),
+	        cmocka_unit_test(test_tcp_time_wait_timestamps_newer_reopens_older_not),
+	        cmocka_unit_test(test_tcp_time_wait_reopen_backlog_full_answered_with_cookie),
+	        cmocka_unit_test(test_tcp_simultaneous_close_closing_then_time_wait),
+	        cmocka_unit_test(test_tcp_syn_rcvd_duplicate_syn_resends_synack),
+	        cmocka_unit_test(test_tcp_small_rcvbuf_synack_answers_window_scale_zero),
 	};
 
 	const struct CMUnitTest zc_tests[] = {
