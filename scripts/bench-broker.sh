@@ -4,7 +4,10 @@
 #
 #   scripts/bench-broker.sh BUILD_DIR [SECONDS]      (SECONDS per measurement, default 10)
 #
-#  1. iperf3: single-stream TCP throughput over loopback (the ceiling for one connection).
+#  1. iperf3: single-stream TCP throughput over loopback (the ceiling for one connection), and
+#     two floors of the broker's CPU per GB: the iperf3 server's own CPU per GB received (what
+#     the kernel's TCP receive costs), and fio's CPU per GB of buffered sequential writes into
+#     the data directory's page cache (what a non-durable log's write costs).
 #  2. sluice produce throughput: `sluice perf produce` (librdkafka) into sluiced, 1 KiB records,
 #     acks=1, one partition, as fast as it goes; printed as a ratio of the iperf3 figure.
 #  3. The broker's CPU seconds per GB ingested during (2): utime+stime of the sluiced process
@@ -108,6 +111,25 @@ iperf_pid=""
 iperf_bps=$($py -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["end"]["sum_received"]["bits_per_second"])' "$work/iperf3.json")
 iperf_MBps=$($py -c "print('%.1f' % ($iperf_bps / 8e6))")
 echo "iperf3 (1 TCP stream, loopback, ${secs}s):            $($py -c "print('%.2f' % ($iperf_bps / 1e9))") Gbit/s = $iperf_MBps MB/s   [client: iperf3]"
+# What receiving alone costs the kernel: the iperf3 server only reads and discards.
+tcp_cpu=$($py -c 'import json,sys; d=json.load(open(sys.argv[1])); e=d["end"]; r=e["sum_received"]; print("%.3f" % (e["cpu_utilization_percent"]["remote_total"] / 100 * r["seconds"] / (r["bytes"] / 1e9)))' "$work/iperf3.json")
+echo "floor: kernel TCP receive, iperf3 server CPU per GB:  $tcp_cpu CPU-s/GB   [iperf3 server on the broker's core; reads and discards]"
+# What writing alone costs: buffered sequential writes into the page cache of the data
+# directory's filesystem (what a non-durable log does), same core, fio.
+if command -v fio >/dev/null; then
+	"${srv[@]}" fio --name=pagecache --directory="$work" --rw=write --bs=64k --ioengine=psync \
+		--size=1g --end_fsync=0 --output-format=json >"$work/fio-buffered.json" 2>/dev/null || true
+	rm -f "$work"/pagecache.*
+	pc_cpu=$($py -c 'import json,sys; j=json.load(open(sys.argv[1]))["jobs"][0]; w=j["write"]; s=w["runtime"]/1000.0; print("%.3f %.0f" % ((j["usr_cpu"] + j["sys_cpu"]) / 100 * s / (w["io_bytes"] / 1e9), w["io_bytes"] / s / 1e6))' "$work/fio-buffered.json" 2>/dev/null || echo "")
+	if [[ -n $pc_cpu ]]; then
+		echo "floor: page-cache write (fio psync 64 KiB, 1 GiB):    ${pc_cpu% *} CPU-s/GB at ${pc_cpu#* } MB/s   [fio on the broker's core, data directory's filesystem]"
+		echo "floor: receive + page-cache write:                     $($py -c "import sys; print('%.3f' % (float(sys.argv[1]) + float(sys.argv[2])))" "$tcp_cpu" "${pc_cpu% *}") CPU-s/GB   (issue #3's target: 0.3 CPU-s/GB for the whole broker)"
+	else
+		echo "floor: page-cache write: NOT MEASURED (fio failed; see $work/fio-buffered.json)"
+	fi
+else
+	echo "floor: page-cache write: NOT MEASURED (fio missing: scripts/deps.sh bench)"
+fi
 
 # ---- start sluiced -----------------------------------------------------------------------------
 mkdir -p "$work/data"
