@@ -1,12 +1,36 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * port.c: EAL start-up, ethdev port/queue/pool set-up and struct sl_pkt_io over
- * rte_eth_rx_burst/tx_burst, with the seeded fault injector on the receive side. See
- * port.h for ownership and threading. Set-up allocates (rte_malloc, mempools) and may
- * block; the burst callbacks do neither.
+ * rte_eth_rx_burst/tx_burst, with the seeded fault injector, and software flow steering
+ * for devices that cannot give each shard a queue pair of its own. See port.h for
+ * ownership and threading. Set-up allocates (rte_malloc, mempools, rings) and may block;
+ * the burst callbacks do neither.
+ *
+ * Steering (virtual queues; port.h has the contract):
+ *
+ *   device queue pair 0 <-- whoever holds the device token (dev_try_take: one atomic
+ *        exchange, never waits) in its rx_burst or tx_burst:
+ *     RX: each frame: owner = steer_owner()  (symmetric hash of the IPv4 addresses and
+ *         TCP ports; ARP: every queue, a copy each; anything else: queue 0)
+ *         |-- owner = the holder, nothing older in its ring: straight up
+ *         `-- else: rxr[owner] (enqueue under the token; owner: rte_ring_sc_dequeue_burst)
+ *     TX: txr first (frames sent while the token was taken, and txp: a burst the device
+ *         refused), then the holder's own frames, straight to the device
+ *   a queue that finds the token taken: rxr only; sends onto txr (MP enqueue)
+ *
+ * Invariants: (1) only the token holder touches the device's queues, txp, fwd, the
+ * rings' producer sides of rxr[*] and txr's consumer side; (2) queue q's thread is
+ * rxr[q]'s only consumer; (3) a flow's frames keep their order: a queue takes its own
+ * frames straight from the device only when its ring is empty, and sends straight to it
+ * only when txr and txp are empty; (4) a frame that does not fit a ring is freed and
+ * counted (steer_drop on the holder; tx_full on the sender, whose stack frees what
+ * tx_burst did not take), never waited for; (5) every ring is empty after
+ * sl_dpdk_port_drain.
  */
 #include <errno.h>
 #include <math.h>
+#include <netinet/in.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,7 +41,9 @@
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
+#include <rte_ring.h>
 
+#include "common/log.h"
 #include "dataplane/dpdk/port.h"
 
 /* Frames received per rte_eth_rx_burst call at most; the stack asks for 32. */
@@ -29,7 +55,10 @@
 struct dq {
 	uint16_t port_id, qid;
 	bool tx_ol, rx_ol, faults, tx_faults;
+	bool steered; /* a virtual queue: rxr in, the device or txr out */
 	struct rte_mempool *pool;
+	struct sl_dpdk_port *port;
+	struct rte_ring *rxr; /* steered: frames for this queue */
 	/* fault thresholds: a frame is hit when a 32-bit draw is below (fraction * 2^32) */
 	uint64_t drop_t, dup_t, reorder_t, corrupt_t;
 	uint64_t tx_drop_t, tx_corrupt_t, tx_rng;
@@ -42,9 +71,18 @@ struct dq {
 
 struct sl_dpdk_port {
 	uint16_t port_id;
-	unsigned nq;
-	bool tx_ol, rx_ol;
+	unsigned nq;  /* queues the stacks see */
+	unsigned nhw; /* device queue pairs: nq, or 1 when steered */
+	bool tx_ol, rx_ol, steered;
 	struct rte_ether_addr mac;
+	struct rte_ring *txr; /* steered: frames sent while another queue held the token */
+	/* steering: whoever holds the device token (dev_try_take) polls the device queue
+	 * pair; the fields after it belong to the holder */
+	atomic_bool dev_busy SL_CACHE_ALIGNED;
+	unsigned txp_head SL_CACHE_ALIGNED, txp_cnt; /* taken from txr, refused by the device */
+	struct rte_mbuf *txp[RX_CHUNK];
+	struct rte_mbuf **fwd; /* per destination queue, RX_CHUNK each */
+	unsigned *fwd_cnt;
 	struct dq q[];
 };
 
@@ -133,7 +171,7 @@ sl_dpdk_cfg_from_props(struct sl_props *p, struct sl_dpdk_port_cfg *cfg, const c
 {
 	struct sl_dpdk_fault_cfg *f = &cfg->fault;
 	const char *a;
-	int64_t seed = (int64_t)(f->seed & INT64_MAX);
+	int64_t seed = (int64_t)(f->seed & INT64_MAX), ring;
 	int rc;
 
 	a = sl_props_get(p, "dpdk.eal.args");
@@ -151,6 +189,26 @@ sl_dpdk_cfg_from_props(struct sl_props *p, struct sl_dpdk_port_cfg *cfg, const c
 		return rc;
 	if (rc > 0)
 		f->seed = (uint64_t)seed;
+	a = sl_props_get(p, "dpdk.steer");
+	if (a != NULL) {
+		if (strcmp(a, "auto") == 0)
+			cfg->steer = SL_DPDK_STEER_AUTO;
+		else if (strcmp(a, "off") == 0)
+			cfg->steer = SL_DPDK_STEER_OFF;
+		else if (strcmp(a, "on") == 0)
+			cfg->steer = SL_DPDK_STEER_ON;
+		else
+			return -EINVAL;
+	}
+	ring = cfg->steer_ring;
+	rc = sl_props_get_i64(p, "dpdk.steer.ring.size", 64, 65536, &ring);
+	if (rc < 0)
+		return rc;
+	if (rc > 0) {
+		if ((ring & (ring - 1)) != 0)
+			return -EINVAL;
+		cfg->steer_ring = (unsigned)ring;
+	}
 	return 0;
 }
 
@@ -279,6 +337,287 @@ fault_one(struct dq *q, struct rte_mbuf *m)
 	}
 }
 
+/* ---- software steering ---- */
+
+/* Rounds of device bursts per distributor call at most (others' frames do not count
+ * against the caller's n, so bound the work). */
+#define DIST_ROUNDS 4
+/* steer_owner(): a copy for every queue */
+#define STEER_ALL UINT32_MAX
+
+static inline uint16_t
+rd16(const uint8_t *b)
+{
+	return (uint16_t)((unsigned)b[0] << 8 | b[1]);
+}
+
+static inline uint32_t
+rd32(const uint8_t *b)
+{
+	return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+}
+
+/* Symmetric in its two ends: XOR folds them together before mixing (splitmix64's
+ * finalizer), then the top 32 bits are scaled to [0, nq) without a division. */
+static inline unsigned
+flow_queue(unsigned nq, uint32_t ip_a, uint16_t port_a, uint32_t ip_b, uint16_t port_b)
+{
+	uint64_t z = ((uint64_t)(ip_a ^ ip_b) << 16 | (uint16_t)(port_a ^ port_b)) +
+	             0x9e3779b97f4a7c15ull;
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	z ^= z >> 31;
+	return (unsigned)(((z >> 32) * nq) >> 32);
+}
+
+/* The queue that owns frame m: its TCP flow's, every queue for ARP (each stack has its
+ * own cache), queue 0 for anything else (ICMP, fragments, other ethertypes). */
+static unsigned
+steer_owner(const struct sl_dpdk_port *p, const struct rte_mbuf *m)
+{
+	const uint8_t *d = rte_pktmbuf_mtod(m, const uint8_t *);
+	const uint8_t *ip = d + RTE_ETHER_HDR_LEN;
+	unsigned len = m->data_len, ihl;
+	uint16_t et;
+
+	if (len < RTE_ETHER_HDR_LEN)
+		return 0;
+	et = rd16(d + 12);
+	if (et == RTE_ETHER_TYPE_ARP)
+		return STEER_ALL;
+	if (et != RTE_ETHER_TYPE_IPV4 || len < RTE_ETHER_HDR_LEN + 20u)
+		return 0;
+	ihl = (ip[0] & 0x0fu) * 4u;
+	/* version 4, TCP, not a fragment (MF or an offset: no ports, or not in every frame) */
+	if ((ip[0] >> 4) != 4 || ip[9] != IPPROTO_TCP || ihl < 20 || (rd16(ip + 6) & 0x3fff) ||
+	    len < RTE_ETHER_HDR_LEN + ihl + 4u)
+		return 0;
+	return flow_queue(p->nq, rd32(ip + 12), rd16(ip + ihl), rd32(ip + 16), rd16(ip + ihl + 2));
+}
+
+/* Whether m is an ARP reply (a queue q > 0 keeps quiet: queue 0 got the same request). */
+static bool
+is_arp_reply(const struct rte_mbuf *m)
+{
+	const uint8_t *d = rte_pktmbuf_mtod(m, const uint8_t *);
+
+	return m->data_len >= RTE_ETHER_HDR_LEN + 8u && rd16(d + 12) == RTE_ETHER_TYPE_ARP &&
+	       rd16(d + RTE_ETHER_HDR_LEN + 6) == 2;
+}
+
+/* The device token: never waits (test, then exchange, so that a taken token costs a read
+ * of a shared line, not a write). A: pairs with the release in dev_give, so the holder
+ * sees the device queues, txp, fwd and the rings' producer sides as the last holder left
+ * them. */
+static bool
+dev_try_take(struct sl_dpdk_port *p)
+{
+	if (atomic_load_explicit(&p->dev_busy, memory_order_relaxed))
+		return false;
+	return !atomic_exchange_explicit(&p->dev_busy, true, memory_order_acquire);
+}
+
+static void
+dev_give(struct sl_dpdk_port *p)
+{
+	atomic_store_explicit(&p->dev_busy, false, memory_order_release); /* R: see dev_try_take */
+}
+
+/* Token held: the frames queued on txr go to the device (the burst it refused first).
+ * Whether txr and txp are empty afterwards. */
+static bool
+tx_drain(struct sl_dpdk_port *p, struct dq *q)
+{
+	for (unsigned round = 0; round < DIST_ROUNDS; round++) {
+		uint16_t sent;
+
+		if (p->txp_cnt == 0) {
+			p->txp_head = 0;
+			p->txp_cnt = rte_ring_sc_dequeue_burst(p->txr, (void **)p->txp, RX_CHUNK,
+			                                       NULL);
+			if (p->txp_cnt == 0)
+				return true;
+		}
+		sent = rte_eth_tx_burst(p->port_id, 0, p->txp + p->txp_head, (uint16_t)p->txp_cnt);
+		p->txp_head += sent;
+		p->txp_cnt -= sent;
+		q->st.steer_tx_drained += sent;
+		if (p->txp_cnt > 0) {
+			q->st.tx_full++;
+			return false;
+		}
+	}
+	return false;
+}
+
+/* Token held: the frames gathered per destination onto their queues' rings. */
+static void
+fwd_flush(struct sl_dpdk_port *p, struct dq *q)
+{
+	for (unsigned d = 0; d < p->nq; d++) {
+		struct rte_mbuf **f = p->fwd + (size_t)d * RX_CHUNK;
+		unsigned cnt = p->fwd_cnt[d], k;
+
+		if (cnt == 0)
+			continue;
+		/* the ring's tail update is a release (rte_ring): the consumer sees the frames'
+		 * bytes; producers take turns under the token */
+		k = rte_ring_enqueue_burst(p->q[d].rxr, (void **)f, cnt, NULL);
+		q->st.steer_fwd += k;
+		q->st.steer_drop += cnt - k;
+		while (k < cnt)
+			rte_pktmbuf_free(f[k++]);
+		p->fwd_cnt[d] = 0;
+	}
+}
+
+static void
+fwd_push(struct sl_dpdk_port *p, unsigned d, struct rte_mbuf *m)
+{
+	p->fwd[(size_t)d * RX_CHUNK + p->fwd_cnt[d]++] = m;
+}
+
+/*
+ * Token held, for queue q: device frames; q's own go straight up (at most n) when
+ * nothing older waits in q's ring, else behind it; the others' onto their rings. A
+ * round takes at most RX_CHUNK frames, so a destination gets at most RX_CHUNK per round.
+ */
+static unsigned
+dev_rx(struct sl_dpdk_port *p, struct dq *q, struct rte_mbuf **mb, unsigned n)
+{
+	struct rte_mbuf *in[RX_CHUNK];
+	unsigned out = 0, me = q->qid;
+	/* stable while we hold the token: only a holder fills the rings */
+	bool direct = rte_ring_empty(q->rxr);
+
+	for (unsigned round = 0; round < DIST_ROUNDS && (!direct || out < n); round++) {
+		unsigned want = direct ? SL_MIN(n - out, (unsigned)RX_CHUNK) : RX_CHUNK, nb, i;
+
+		nb = rte_eth_rx_burst(p->port_id, 0, in, (uint16_t)want);
+		for (i = 0; i < nb; i++) {
+			struct rte_mbuf *m = in[i];
+			unsigned owner = steer_owner(p, m);
+
+			if (owner == STEER_ALL) {
+				/* a copy each, not a shared reference: the fault injector may
+				 * flip a bit of one queue's frame in place */
+				for (unsigned d = 0; d < p->nq; d++) {
+					struct rte_mbuf *c;
+
+					if (d == me)
+						continue;
+					c = rte_pktmbuf_copy(m, p->q[d].pool, 0, UINT32_MAX);
+					if (c == NULL) {
+						q->st.steer_copy_fail++;
+						continue;
+					}
+					q->st.steer_copy++;
+					fwd_push(p, d, c);
+				}
+				owner = me;
+			}
+			if (owner == me && direct)
+				mb[out++] = m;
+			else
+				fwd_push(p, owner, m);
+		}
+		fwd_flush(p, q);
+		if (nb < want)
+			break;
+	}
+	return out;
+}
+
+/* A steered queue's receive: its ring first; then, when the ring ran dry and nobody else
+ * holds the device, the device itself (and the shared send ring). */
+static unsigned
+steer_rx(struct dq *q, struct rte_mbuf **mb, unsigned n)
+{
+	struct sl_dpdk_port *p = q->port;
+	unsigned out = rte_ring_sc_dequeue_burst(q->rxr, (void **)mb, n, NULL);
+
+	if (out < n) {
+		if (dev_try_take(p)) {
+			(void)tx_drain(p, q);
+			out += dev_rx(p, q, mb + out, n - out);
+			dev_give(p);
+		} else {
+			q->st.steer_busy++;
+		}
+	}
+	return out;
+}
+
+/* A steered queue sends cnt frames of its own: straight to the device when it holds the
+ * token and nothing is queued before them (its own earlier frames may be), else onto the
+ * shared send ring. Returns how many were taken. */
+static unsigned
+steer_send(struct dq *q, struct rte_mbuf **mb, unsigned cnt)
+{
+	struct sl_dpdk_port *p = q->port;
+	unsigned k;
+
+	if (cnt == 0)
+		return 0;
+	if (dev_try_take(p)) {
+		if (tx_drain(p, q)) {
+			k = rte_eth_tx_burst(p->port_id, 0, mb, (uint16_t)cnt);
+			if (k < cnt)
+				q->st.tx_full++;
+		} else {
+			k = rte_ring_mp_enqueue_burst(p->txr, (void **)mb, cnt, NULL);
+			q->st.steer_tx_ring += k;
+		}
+		dev_give(p);
+		return k;
+	}
+	q->st.steer_busy++;
+	k = rte_ring_mp_enqueue_burst(p->txr, (void **)mb, cnt, NULL);
+	q->st.steer_tx_ring += k;
+	/* The holder may have drained txr before these landed and left: if the token is
+	 * free now, send them rather than leave them for the next poll. */
+	if (k > 0 && dev_try_take(p)) {
+		(void)tx_drain(p, q);
+		dev_give(p);
+	}
+	return k;
+}
+
+/* Up to n (<= RX_CHUNK) frames for queue q from wherever its frames come from. */
+static unsigned
+q_fetch(struct dq *q, struct rte_mbuf **mb, unsigned n)
+{
+	if (q->steered)
+		return steer_rx(q, mb, n);
+	return rte_eth_rx_burst(q->port_id, q->qid, mb, (uint16_t)n);
+}
+
+/* Sends mb[0..cnt): returns how many were taken (queue q's ownership rules as
+ * rte_eth_tx_burst's). */
+static unsigned
+q_send(struct dq *q, struct rte_mbuf **mb, unsigned cnt)
+{
+	unsigned i, s = 0, k;
+
+	if (!q->steered)
+		return rte_eth_tx_burst(q->port_id, q->qid, mb, (uint16_t)cnt);
+	if (q->qid == 0)
+		return steer_send(q, mb, cnt);
+	/* queues q > 0: runs between the ARP replies, which are taken and dropped */
+	for (i = 0; i < cnt; i++) {
+		if (!is_arp_reply(mb[i]))
+			continue;
+		k = steer_send(q, mb + s, i - s);
+		if (k < i - s)
+			return s + k;
+		rte_pktmbuf_free(mb[i]); /* taken: as if sent */
+		q->st.steer_arp_quiet++;
+		s = i + 1;
+	}
+	return s + steer_send(q, mb + s, cnt - s);
+}
+
 static unsigned
 rx_faulty(struct dq *q, struct sl_pkt **pkts, unsigned n)
 {
@@ -288,7 +627,7 @@ rx_faulty(struct dq *q, struct sl_pkt **pkts, unsigned n)
 	want = (STASH - q->st_cnt) / 3;
 	if (want > RX_CHUNK)
 		want = RX_CHUNK;
-	nb = want > 0 ? rte_eth_rx_burst(q->port_id, q->qid, mb, (uint16_t)want) : 0;
+	nb = want > 0 ? q_fetch(q, mb, want) : 0;
 	for (i = 0; i < nb; i++) {
 		if (mbuf_usable(q, mb[i]))
 			fault_one(q, mb[i]);
@@ -318,7 +657,7 @@ io_rx_burst(void *ctx, struct sl_pkt **pkts, unsigned n)
 		q->st.rx_pkts += out;
 		return out;
 	}
-	nb = rte_eth_rx_burst(q->port_id, q->qid, mb, (uint16_t)SL_MIN(n, (unsigned)RX_CHUNK));
+	nb = q_fetch(q, mb, SL_MIN(n, (unsigned)RX_CHUNK));
 	for (i = 0; i < nb; i++) {
 		if (i + 1 < nb)
 			rte_prefetch0(rte_mbuf_to_priv(mb[i + 1]));
@@ -396,8 +735,7 @@ io_tx_burst(void *ctx, struct sl_pkt **pkts, unsigned n)
 		if (q->tx_faults) {
 			/* frame by frame, so a dropped frame counts as taken in order */
 			for (i = 0; i < cnt; i++) {
-				if (!tx_fault(q, mb[i]) &&
-				    rte_eth_tx_burst(q->port_id, q->qid, &mb[i], 1) == 0)
+				if (!tx_fault(q, mb[i]) && q_send(q, &mb[i], 1) == 0)
 					break;
 			}
 			done += i;
@@ -407,7 +745,7 @@ io_tx_burst(void *ctx, struct sl_pkt **pkts, unsigned n)
 			}
 			continue;
 		}
-		sent = rte_eth_tx_burst(q->port_id, q->qid, mb, (uint16_t)cnt);
+		sent = (uint16_t)q_send(q, mb, cnt);
 		done += sent;
 		if (sent < cnt) {
 			q->st.tx_full++;
@@ -444,8 +782,15 @@ queue_drain(struct dq *q)
 	struct rte_mbuf *mb[RX_CHUNK];
 	unsigned nb, i, rounds = 0;
 
-	/* Frames still queued in the device (a ring PMD's ring) point into our pools. */
-	while ((nb = rte_eth_rx_burst(q->port_id, q->qid, mb, RX_CHUNK)) > 0 && rounds++ < 1024) {
+	/* Frames still queued in the device (a ring PMD's ring) point into our pools;
+	 * steered, the device's queue 0 is drained once per port (sl_dpdk_port_drain). */
+	while (!q->steered &&
+	       (nb = rte_eth_rx_burst(q->port_id, q->qid, mb, RX_CHUNK)) > 0 && rounds++ < 1024) {
+		for (i = 0; i < nb; i++)
+			rte_pktmbuf_free(mb[i]);
+	}
+	while (q->rxr != NULL &&
+	       (nb = rte_ring_sc_dequeue_burst(q->rxr, (void **)mb, RX_CHUNK, NULL)) > 0) {
 		for (i = 0; i < nb; i++)
 			rte_pktmbuf_free(mb[i]);
 	}
@@ -463,9 +808,64 @@ free_pools(struct sl_dpdk_port *p)
 	unsigned i;
 
 	for (i = 0; i < p->nq; i++) {
+		rte_ring_free(p->q[i].rxr);
+		p->q[i].rxr = NULL;
 		rte_mempool_free(p->q[i].pool);
 		p->q[i].pool = NULL;
 	}
+	rte_ring_free(p->txr);
+	p->txr = NULL;
+	rte_free(p->fwd);
+	p->fwd = NULL;
+	rte_free(p->fwd_cnt);
+	p->fwd_cnt = NULL;
+}
+
+/* The rings and scratch of a steered port (set-up). 0 or -ENOMEM / the ring's -errno. */
+static int
+steer_setup(struct sl_dpdk_port *p, unsigned ring_size, int socket)
+{
+	char name[RTE_RING_NAMESIZE];
+
+	p->fwd = rte_zmalloc_socket("sl_dpdk_fwd", sizeof(*p->fwd) * RX_CHUNK * p->nq,
+	                            RTE_CACHE_LINE_SIZE, socket);
+	p->fwd_cnt = rte_zmalloc_socket("sl_dpdk_fwd_cnt", sizeof(*p->fwd_cnt) * p->nq,
+	                                RTE_CACHE_LINE_SIZE, socket);
+	if (p->fwd == NULL || p->fwd_cnt == NULL)
+		return -ENOMEM;
+	snprintf(name, sizeof(name), "sl_p%u_tx", (unsigned)p->port_id);
+	p->txr = rte_ring_create(name, ring_size, socket, RING_F_SC_DEQ); /* MP enqueue */
+	if (p->txr == NULL)
+		return rte_errno > 0 ? -rte_errno : -ENOMEM;
+	atomic_init(&p->dev_busy, false);
+	for (unsigned i = 0; i < p->nq; i++) {
+		struct dq *q = &p->q[i];
+
+		q->steered = true;
+		snprintf(name, sizeof(name), "sl_p%u_r%u", (unsigned)p->port_id, i);
+		/* one producer at a time (the token holder), but not always the same thread:
+		 * multi-producer enqueue, so no single-thread assumption is made */
+		q->rxr = rte_ring_create(name, ring_size, socket, RING_F_SC_DEQ);
+		if (q->rxr == NULL)
+			return rte_errno > 0 ? -rte_errno : -ENOMEM;
+	}
+	return 0;
+}
+
+/*
+ * Whether the device puts every frame of a TCP flow on one of its queues by itself: RSS
+ * on IP/TCP, or a kernel behind the driver that hashes flows to queues (af_packet's
+ * PACKET_FANOUT_HASH, tap's flow hash). Others (memif, whose peer picks the queue and
+ * may have fewer; ring; null) must be steered: memif's server queues beyond the client's
+ * return stale descriptors.
+ */
+static bool
+spreads_flows(const struct rte_eth_dev_info *info)
+{
+	if (info->flow_type_rss_offloads & (RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP))
+		return true;
+	return info->driver_name != NULL && (strcmp(info->driver_name, "net_af_packet") == 0 ||
+	                                     strcmp(info->driver_name, "net_tap") == 0);
 }
 
 int
@@ -476,13 +876,16 @@ sl_dpdk_port_create(struct sl_dpdk_port **out, const struct sl_dpdk_port_cfg *cf
 	struct rte_eth_dev_info info;
 	struct sl_dpdk_port *p;
 	uint16_t pid, nrxd, ntxd, mtu;
-	unsigned nq = cfg->nb_queues, nmb, cache, i;
+	unsigned nq = cfg->nb_queues, nhw, nmb, cache, ring, i;
 	uint32_t dataroom;
 	int socket, rc;
-	bool faults;
+	bool faults, steer;
 
 	*out = NULL;
-	if (nq == 0 || nq > SL_DPDK_MAX_QUEUES)
+	if (nq == 0 || nq > SL_DPDK_MAX_QUEUES || cfg->steer > SL_DPDK_STEER_ON)
+		return -EINVAL;
+	ring = cfg->steer_ring ? cfg->steer_ring : 1024;
+	if (ring < 64 || ring > 65536 || (ring & (ring - 1)) != 0)
 		return -EINVAL;
 	if (!(f->drop >= 0.0 && f->drop <= 1.0 && f->dup >= 0.0 && f->dup <= 1.0 &&
 	      f->reorder >= 0.0 && f->reorder <= 1.0 && f->corrupt >= 0.0 && f->corrupt <= 1.0 &&
@@ -500,12 +903,21 @@ sl_dpdk_port_create(struct sl_dpdk_port **out, const struct sl_dpdk_port_cfg *cf
 	rc = rte_eth_dev_info_get(pid, &info);
 	if (rc != 0)
 		return rc < 0 ? rc : -EIO;
-	if (nq > info.max_rx_queues || nq > info.max_tx_queues)
+	/* Fewer device queues than shards, or queues that do not keep a flow on one of them:
+	 * one device queue pair, steered in software. */
+	steer = nq > 1 && (cfg->steer == SL_DPDK_STEER_ON ||
+	                   (cfg->steer == SL_DPDK_STEER_AUTO &&
+	                    (nq > info.max_rx_queues || nq > info.max_tx_queues ||
+	                     !spreads_flows(&info))));
+	nhw = steer ? 1 : nq;
+	if (nhw > info.max_rx_queues || nhw > info.max_tx_queues)
 		return -EINVAL;
 	mtu = cfg->mtu ? cfg->mtu : 1500;
 	if (mtu < info.min_mtu || mtu > info.max_mtu)
 		return -EINVAL;
 	nmb = cfg->nb_mbufs ? cfg->nb_mbufs : 4096;
+	if (steer && nmb > UINT32_MAX / nq)
+		return -EINVAL;
 	cache = cfg->mbuf_cache ? cfg->mbuf_cache : 256;
 	if (cache > RTE_MEMPOOL_CACHE_MAX_SIZE || cache > nmb / 2)
 		cache = SL_MIN((unsigned)RTE_MEMPOOL_CACHE_MAX_SIZE, nmb / 2);
@@ -523,6 +935,8 @@ sl_dpdk_port_create(struct sl_dpdk_port **out, const struct sl_dpdk_port_cfg *cf
 		return -ENOMEM;
 	p->port_id = pid;
 	p->nq = nq;
+	p->nhw = nhw;
+	p->steered = steer;
 
 	memset(&conf, 0, sizeof(conf));
 	conf.rxmode.mtu = mtu;
@@ -539,12 +953,12 @@ sl_dpdk_port_create(struct sl_dpdk_port **out, const struct sl_dpdk_port_cfg *cf
 	/* Several shards: spread flows over their queues by the device's RSS hash. Which queue
 	 * a connection lands on is the device's choice (TODO #dpdk: the shard layer must steer
 	 * active opens to a source port that hashes to its own queue). */
-	if (nq > 1 && (info.flow_type_rss_offloads & (RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP)) != 0) {
+	if (nhw > 1 && (info.flow_type_rss_offloads & (RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP)) != 0) {
 		conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
 		conf.rx_adv_conf.rss_conf.rss_hf =
 			info.flow_type_rss_offloads & (RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP);
 	}
-	rc = rte_eth_dev_configure(pid, (uint16_t)nq, (uint16_t)nq, &conf);
+	rc = rte_eth_dev_configure(pid, (uint16_t)nhw, (uint16_t)nhw, &conf);
 	if (rc < 0)
 		goto out_free;
 	nrxd = cfg->nb_rxd ? cfg->nb_rxd : 1024;
@@ -560,6 +974,8 @@ sl_dpdk_port_create(struct sl_dpdk_port **out, const struct sl_dpdk_port_cfg *cf
 
 		q->port_id = pid;
 		q->qid = (uint16_t)i;
+		q->port = p;
+		q->steered = false;
 		q->tx_ol = p->tx_ol;
 		q->rx_ol = p->rx_ol;
 		q->faults = faults;
@@ -573,16 +989,27 @@ sl_dpdk_port_create(struct sl_dpdk_port **out, const struct sl_dpdk_port_cfg *cf
 		q->tx_corrupt_t = threshold(f->tx_corrupt);
 		q->tx_rng = (f->seed + i) ^ 0x5851f42d4c957f2dull;
 		snprintf(name, sizeof(name), "sl_p%u_q%u", (unsigned)pid, i);
-		q->pool = rte_pktmbuf_pool_create(name, nmb, cache, (uint16_t)PKT_PRIV_SIZE,
-		                                  (uint16_t)dataroom, socket);
+		/* Steered, queue 0's pool holds every received frame, which the stacks of all
+		 * queues keep for a while (zero-copy receive): as many as the queues' pools. */
+		q->pool = rte_pktmbuf_pool_create(name, steer && i == 0 ? nmb * nq : nmb, cache,
+		                                  (uint16_t)PKT_PRIV_SIZE, (uint16_t)dataroom,
+		                                  socket);
 		if (q->pool == NULL) {
 			rc = rte_errno > 0 ? -rte_errno : -ENOMEM;
 			goto out_pools;
 		}
+		if (i >= nhw)
+			continue; /* a virtual queue: frames through the steering rings */
+		/* steered: every received frame comes from queue 0's pool */
 		rc = rte_eth_rx_queue_setup(pid, (uint16_t)i, nrxd, (unsigned)socket, NULL, q->pool);
 		if (rc < 0)
 			goto out_pools;
 		rc = rte_eth_tx_queue_setup(pid, (uint16_t)i, ntxd, (unsigned)socket, NULL);
+		if (rc < 0)
+			goto out_pools;
+	}
+	if (steer) {
+		rc = steer_setup(p, ring, socket);
 		if (rc < 0)
 			goto out_pools;
 	}
@@ -594,6 +1021,12 @@ sl_dpdk_port_create(struct sl_dpdk_port **out, const struct sl_dpdk_port_cfg *cf
 	rc = rte_eth_macaddr_get(pid, &p->mac);
 	if (rc < 0)
 		goto out_stop;
+	if (steer)
+		SL_INFO("dpdk: port %u (%s): %u queues steered in software over one device queue "
+		        "pair (%s)", (unsigned)pid, info.driver_name ? info.driver_name : "?", nq,
+		        cfg->steer == SL_DPDK_STEER_ON      ? "dpdk.steer=on"
+		        : nq > info.max_rx_queues || nq > info.max_tx_queues ? "too few device queues"
+		                                                              : "no flow hashing");
 	*out = p;
 	return 0;
 
@@ -606,11 +1039,35 @@ out_free:
 	return rc < 0 ? rc : -EIO;
 }
 
+/* Steered: the device's queue 0 and the shared send ring (nobody holds the token). */
+static void
+steer_drain(struct sl_dpdk_port *p)
+{
+	struct rte_mbuf *mb[RX_CHUNK];
+	unsigned nb, i, rounds = 0;
+
+	while ((nb = rte_eth_rx_burst(p->port_id, 0, mb, RX_CHUNK)) > 0 && rounds++ < 1024) {
+		for (i = 0; i < nb; i++)
+			rte_pktmbuf_free(mb[i]);
+	}
+	while (p->txp_cnt > 0) {
+		rte_pktmbuf_free(p->txp[p->txp_head++]);
+		p->txp_cnt--;
+	}
+	p->txp_head = 0;
+	while ((nb = rte_ring_sc_dequeue_burst(p->txr, (void **)mb, RX_CHUNK, NULL)) > 0) {
+		for (i = 0; i < nb; i++)
+			rte_pktmbuf_free(mb[i]);
+	}
+}
+
 void
 sl_dpdk_port_drain(struct sl_dpdk_port *p)
 {
 	unsigned i;
 
+	if (p->steered)
+		steer_drain(p);
 	for (i = 0; i < p->nq; i++)
 		queue_drain(&p->q[i]);
 }
@@ -635,6 +1092,30 @@ sl_dpdk_port_destroy(struct sl_dpdk_port *p)
 	(void)rte_eth_dev_close(p->port_id);
 	free_pools(p);
 	rte_free(p);
+}
+
+bool
+sl_dpdk_port_steered(const struct sl_dpdk_port *p)
+{
+	return p->steered;
+}
+
+unsigned
+sl_dpdk_port_flow_queue(const struct sl_dpdk_port *p, uint32_t ip_a, uint16_t port_a,
+                        uint32_t ip_b, uint16_t port_b)
+{
+	return p->steered ? flow_queue(p->nq, ip_a, port_a, ip_b, port_b) : 0;
+}
+
+uint64_t
+sl_dpdk_port_steer_moved(const struct sl_dpdk_port *p, unsigned q)
+{
+	const struct sl_dpdk_queue_stats *st;
+
+	if (q >= p->nq)
+		return 0;
+	st = &p->q[q].st;
+	return st->steer_fwd + st->steer_tx_drained;
 }
 
 int

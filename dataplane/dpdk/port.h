@@ -13,6 +13,27 @@
  * Several queues: when the device can hash IP/TCP, RSS spreads flows over them (which
  * shard gets a connection is the device's choice; untested here, the ring PMD has no RSS).
  *
+ * Software steering (cfg.steer; auto by default: when the device has fewer RX or TX
+ * queues than cfg.nb_queues, as af_packet with qpairs=1 or a one-queue tap, or when it
+ * does not keep each flow on one queue by itself: no IP/TCP RSS and not af_packet or tap,
+ * whose kernel side hashes flows; memif, whose peer picks the queue, is always steered):
+ * the device gets one queue pair and the stacks still see nb_queues queues (virtual
+ * queues). Every queue has a lock-free ring of frames for it (rte_ring); a queue whose
+ * ring runs dry polls the device itself when no other queue is doing so (a try-only
+ * token, never waited for): a TCP/IPv4 frame goes to the queue sl_dpdk_port_flow_queue()
+ * names for its addresses and ports (symmetric: both directions of a flow agree), onto
+ * that queue's ring or straight up when it is the poller's own; ARP goes to every queue
+ * (a copy each, since each stack keeps its own ARP cache), and whatever else (ICMP,
+ * fragments, other ethertypes) to queue 0. A queue sends straight to the device when it
+ * gets the token, else onto one shared multi-producer ring that the next token holder
+ * empties first. Queues q > 0 drop the ARP replies their stacks build (queue 0 answers
+ * the same request, so the peer gets one reply). Nothing blocks: a frame that does not
+ * fit a ring is freed and counted (TCP recovers). Consequences: frames for a queue wait
+ * until some queue polls (any shard's loop does); received frames all come from queue
+ * 0's pool and are freed by whichever shard consumes them; the fault injector works per
+ * queue on what the queue receives and sends; sl_dpdk_port_steer_moved() counts what a
+ * queue moved for others, which its shard's idle logic should count as work.
+ *
  * Checksum offload: when the device reports IPv4 and TCP TX checksum offload, the port
  * enables them and sl_dpdk_port_tx_csum_offload() says so (feed it to sl_net_cfg's
  * tx_csum_offload); SL_PKT_TX_* flags then become RTE_MBUF_F_TX_* with l2/l3 lengths. When
@@ -31,6 +52,10 @@
  * Threads: sl_dpdk_eal_init, sl_dpdk_port_create/destroy run at start-up/shut-down on one
  * thread (they allocate and may block). The sl_pkt_io callbacks of queue q run only on the
  * shard thread that owns q; they never allocate from the heap, lock or make syscalls.
+ * Steered, any queue's callbacks may also move the other queues' frames, over lock-free
+ * rings (rte_ring). Each queue's thread should be an EAL lcore (sl_dpdk_thread_register): the
+ * mbufs it frees, from any queue's pool, then go through its own mempool cache (without
+ * one, straight to the pool: safe, slower).
  */
 #ifndef SL_DATAPLANE_DPDK_PORT_H
 #define SL_DATAPLANE_DPDK_PORT_H
@@ -65,10 +90,21 @@ struct sl_dpdk_fault_cfg {
 	uint64_t seed;                      /* queue q uses seed + q */
 };
 
+enum sl_dpdk_steer {
+	SL_DPDK_STEER_AUTO = 0, /* steer when the device has fewer queues than nb_queues or
+	                         * does not spread flows itself (see above) */
+	SL_DPDK_STEER_OFF,      /* never: fewer device queues than nb_queues is -EINVAL */
+	SL_DPDK_STEER_ON,       /* always when nb_queues > 1 (one device queue pair) */
+};
+
 struct sl_dpdk_port_cfg {
 	const char *name;      /* ethdev name ("net_ring0", "net_tap0", ...); NULL: the first */
 	unsigned nb_queues;    /* one RX/TX pair per shard, 1..SL_DPDK_MAX_QUEUES */
-	unsigned nb_mbufs;     /* per queue pool, 4096 if 0 */
+	enum sl_dpdk_steer steer;
+	unsigned steer_ring;   /* entries of each steering ring, a power of two in [64, 65536];
+	                        * 1024 if 0 */
+	unsigned nb_mbufs;     /* per queue pool, 4096 if 0 (steered: queue 0's pool, which
+	                        * receives for every queue, nb_mbufs * nb_queues) */
 	unsigned mbuf_cache;   /* mempool per-lcore cache, 256 if 0 */
 	uint16_t nb_rxd, nb_txd; /* descriptors, 1024 if 0 (adjusted to the device) */
 	uint16_t mtu;          /* IP MTU, 1500 if 0 */
@@ -84,11 +120,20 @@ struct sl_dpdk_queue_stats {
 	uint64_t fault_drop, fault_dup, fault_reorder, fault_corrupt, fault_dup_nomem;
 	uint64_t alloc_fail;
 	uint64_t fault_tx_drop, fault_tx_corrupt;
+	/* steering, counted by the queue that did it: frames put on queues' rings while
+	 * polling the device (steer_fwd) or dropped there, ring full (steer_drop); ARP copies
+	 * made or not (no mbuf); frames of the shared send ring given to the device
+	 * (steer_tx_drained); own frames put on that ring (steer_tx_ring; ring full counts in
+	 * tx_full); ARP replies left to queue 0 (steer_arp_quiet); polls and sends that found
+	 * the device token taken (steer_busy). */
+	uint64_t steer_fwd, steer_drop, steer_copy, steer_copy_fail, steer_tx_drained;
+	uint64_t steer_tx_ring, steer_arp_quiet, steer_busy;
 };
 
-/* Reads dpdk.eal.args (into *eal_args, owned by p; untouched when absent) and the
- * dpdk.fault.* keys into cfg->fault. 0 or -EINVAL (a fraction outside [0, 1] or not a
- * number). */
+/* Reads dpdk.eal.args (into *eal_args, owned by p; untouched when absent), the
+ * dpdk.fault.* keys into cfg->fault, dpdk.steer (auto, on, off) into cfg->steer and
+ * dpdk.steer.ring.size into cfg->steer_ring. 0 or -EINVAL (a fraction outside [0, 1] or
+ * not a number, an unknown steer mode, a ring size not a power of two in [64, 65536]). */
 int sl_dpdk_cfg_from_props(struct sl_props *p, struct sl_dpdk_port_cfg *cfg,
                            const char **eal_args) SL_MUST_CHECK;
 
@@ -115,6 +160,17 @@ bool sl_dpdk_port_tx_csum_offload(const struct sl_dpdk_port *p);
 bool sl_dpdk_port_rx_csum_offload(const struct sl_dpdk_port *p);
 void sl_dpdk_port_queue_stats(const struct sl_dpdk_port *p, unsigned q,
                               struct sl_dpdk_queue_stats *out);
+/* Whether the port steers in software (see above). */
+bool sl_dpdk_port_steered(const struct sl_dpdk_port *p);
+/* The queue that owns the TCP/IPv4 flow between (ip_a, port_a) and (ip_b, port_b), host
+ * order, either way round; 0 when not steered (then RSS decides). An active opener picks
+ * a local port that lands on its own queue with it. Any thread. */
+unsigned sl_dpdk_port_flow_queue(const struct sl_dpdk_port *p, uint32_t ip_a, uint16_t port_a,
+                                 uint32_t ip_b, uint16_t port_b);
+/* Frames queue q moved for other queues so far (onto their rings + from the shared send
+ * ring to the device); q's thread counts a change as work, so that it does not nap while
+ * it steers. 0 when not steered. */
+uint64_t sl_dpdk_port_steer_moved(const struct sl_dpdk_port *p, unsigned q);
 
 #ifdef __cplusplus
 }
