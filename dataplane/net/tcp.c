@@ -74,6 +74,11 @@
 #define SQ_MAX (1u << 30) /* bytes queued per connection, copied and referenced */
 #define NS_PER_MS 1000000LL
 #define DUPACK_THRESH 3
+/* cwnd never needs to exceed the largest window a peer can offer (65535 << 14 < 2^30).
+ * Without a bound, growth on every ACK (application-limited senders included) wraps the
+ * uint32_t after ~2^31 ACKs without a loss, to 0 or 1: the connection then never sends
+ * again (nothing in flight arms no timer). */
+#define CWND_MAX (1u << 30)
 #define WSCALE_MAX 14
 /* SYN cookie (RFC 4987 3.1): the ISN is 24 bits of hash(4-tuple, peer ISN, secret, t), a
  * 5-bit counter t (one step per 2^36 ns ~ 69 s) and a 3-bit MSS index, so an ACK is
@@ -1262,7 +1267,7 @@ on_ack(struct sl_tcp_conn *c, const struct sl_net_hdrs *h)
 					n->st.retrans++;
 					n->st.sack_rexmits++;
 				} else {
-					c->cwnd += c->mss;
+					c->cwnd = SL_MIN(c->cwnd + c->mss, CWND_MAX);
 				}
 			}
 		} else if (h->ack != c->snd_una || grew) {
@@ -1354,6 +1359,7 @@ on_ack(struct sl_tcp_conn *c, const struct sl_net_hdrs *h)
 	} else {
 		c->cwnd += SL_MAX(1u, c->mss * c->mss / c->cwnd);
 	}
+	c->cwnd = SL_MIN(c->cwnd, CWND_MAX);
 	set_at(c, &c->rto_at, flight(c) ? n->now + c->rto_ns : 0);
 
 	if (c->fin_queued && c->snd_una == data_end + 1) {
