@@ -11,7 +11,13 @@
  *                            frame to port 9092 from one of four peers (flags & 0x80: with
  *                            SACK blocks derived from the fields), with seq/ack taken
  *                            relative to what the stack last sent that peer (so the fuzzer
- *                            reaches established states), payload from the input
+ *                            reaches established states), payload from the input.
+ *                            peer & 0x40: to the stack's latest active open towards that
+ *                            peer instead (source = the address connect went to, port
+ *                            9000, or 9001 with peer & 0x80; destination = the local port
+ *                            the stack picked; seq/ack relative to that connection), so
+ *                            SYN_SENT and simultaneous open are fuzzed too; without such a
+ *                            connection yet, the segment goes to 9092 as above
  *   op % 4 == 2  clock:      step (1): advance 1 + step * 8 ms and run the timers
  *   op % 4 == 3  user call:  which (1), arg (1): send (copied, or by reference) / consume /
  *                            close / abort / connect
@@ -52,10 +58,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define OUR_IP 0x0a000001u
 #define PEER_IP0 0x0a000010u
 #define ZC_FRAMES 4
+#define ACT_PORT 9000 /* the port active opens connect to */
 
 struct peer {
 	uint32_t next_seq;  /* what the stack acked last */
 	uint32_t stack_seq; /* the end of the stack's last segment */
+};
+
+/* The stack's latest active open towards a peer, as its segments show it. */
+struct act {
+	struct peer seq;
+	uint32_t ip; /* PEER_IP0 + k, or off the /24 (+ 0x100) */
+	uint16_t lport;
+	bool seen;
 };
 
 struct fz {
@@ -64,6 +79,7 @@ struct fz {
 	bool used[POOL];
 	unsigned nused;
 	struct peer peers[NPEER];
+	struct act acts[NPEER];
 	struct sl_tcp_conn *conns[NCONN];
 	unsigned nconns;
 	struct sl_net *n;
@@ -114,7 +130,18 @@ fz_tx(void *ctx, struct sl_pkt **pkts, unsigned cnt)
 		int k = sl_net_parse(pkts[i]->data, pkts[i]->len, false, &h);
 
 		CHECK(k > 0);
-		if (k == SL_NET_TCP && h.dst_ip - PEER_IP0 < NPEER) {
+		if (k == SL_NET_TCP && h.dport == ACT_PORT &&
+		    ((h.dst_ip - PEER_IP0) & ~0x100u) < NPEER) {
+			struct act *a = &f->acts[(h.dst_ip - PEER_IP0) & 0xff];
+
+			a->ip = h.dst_ip;
+			a->lport = h.sport;
+			a->seen = true;
+			a->seq.stack_seq = h.seq + h.payload_len + !!(h.flags & SL_TCP_SYN) +
+			                   !!(h.flags & SL_TCP_FIN);
+			if (h.flags & SL_TCP_ACK)
+				a->seq.next_seq = h.ack;
+		} else if (k == SL_NET_TCP && h.dst_ip - PEER_IP0 < NPEER) {
 			struct peer *p = &f->peers[h.dst_ip - PEER_IP0];
 
 			p->stack_seq = h.seq + h.payload_len + !!(h.flags & SL_TCP_SYN) +
@@ -184,7 +211,8 @@ cb_tx_done(void *arg, void *ref, int err)
 static void
 do_segment(struct fz *f, const uint8_t *r, const uint8_t *payload, size_t plen)
 {
-	struct peer *pe = &f->peers[r[0] % NPEER];
+	const struct peer *pe = &f->peers[r[0] % NPEER];
+	const struct act *a = &f->acts[r[0] % NPEER];
 	struct sl_tcp_seg_out s;
 	struct iovec iov = {(void *)(uintptr_t)payload, plen};
 	struct sl_pkt *p = fz_alloc(f);
@@ -199,6 +227,12 @@ do_segment(struct fz *f, const uint8_t *r, const uint8_t *payload, size_t plen)
 	s.dst_ip = OUR_IP;
 	s.sport = (uint16_t)(40000 + r[0] % NPEER);
 	s.dport = (r[0] & 0x80) ? 7 : 9092;
+	if ((r[0] & 0x40) && a->seen) {
+		pe = &a->seq;
+		s.src_ip = a->ip;
+		s.sport = (r[0] & 0x80) ? ACT_PORT + 1 : ACT_PORT;
+		s.dport = a->lport;
+	}
 	s.flags = r[1] & 0x3f;
 	/* Deltas are signed around what the stack expects. */
 	s.seq = pe->next_seq + (uint32_t)(int16_t)sl_be16(r + 2);
@@ -243,7 +277,7 @@ do_user(struct fz *f, uint8_t which, uint8_t arg)
 		uint32_t ip = PEER_IP0 + arg % NPEER + ((arg & 0x20) ? 0x100u : 0);
 
 		if (f->nconns < NCONN &&
-		    sl_tcp_connect(f->n, &c, ip, 9000, 0, (arg & 0x40) ? NULL : peer_mac, f->now) ==
+		    sl_tcp_connect(f->n, &c, ip, ACT_PORT, 0, (arg & 0x40) ? NULL : peer_mac, f->now) ==
 		            0)
 			f->conns[f->nconns++] = c;
 		return;
