@@ -71,7 +71,7 @@ bench:
 # writes bench/results/<date>-<host>.md + PNGs (scripts/bench-compare.sh, < 15 min).
 bench-compare: $(BUILD)/build.ninja
 	@scripts/deps.sh bench
-	ninja -C $(BUILD) bench/load/sl-load tools/sluiced/sluiced tests/support/mockbroker
+	ninja -C $(BUILD) bench/load/sl-load tools/sluiced/sluiced tests/support/mockbroker tools/sluice/sluice
 	scripts/bench-compare.sh $(BUILD)
 
 clean:

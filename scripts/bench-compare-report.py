@@ -26,11 +26,32 @@ for r in runs:
     r['unsent'] = int(float(r.get('unsent') or 0))
     r['errors'] = int(float(r.get('errors') or 0))
 
+
+
+def metaf(k):
+    # a figure from meta.tsv, 0 when it was not measured (BENCH_ONLY=dpdk, n/a, nan)
+    try:
+        v = float(meta.get(k, ''))
+    except ValueError:
+        return 0.0
+    return 0.0 if v != v else v
+
+
 cli_cores = float(meta.get('cli_cores', '1'))
-iperf = float(meta['iperf3_mbps'])
-fio_seq = float(meta['fio_seq_mbps'])
-order = ['sluice', 'sluice-raw', 'kmock', 'redis', 'nats', 'sluice-durable', 'redis-always',
-         'nats-sync']
+iperf = metaf('iperf3_mbps')
+fio_seq = metaf('fio_seq_mbps')
+testpmd_mbps = metaf('testpmd_mbps')
+only = meta.get('only')
+order = ['sluice', 'sluice-raw', 'sluice-dpdk', 'sluice-dpdk-batch', 'kmock', 'redis', 'nats',
+         'sluice-durable', 'redis-always', 'nats-sync']
+# sluice's DPDK path over memif (scripts/bench-compare.sh step 4): its own client, busy-polling
+DPDK = ('sluice-dpdk', 'sluice-dpdk-batch')
+dpdk_missing = meta.get('dpdk_missing')
+dpdk_nohuge = meta.get('dpdk_nohuge')
+dpdk_batch = meta.get('dpdk_batch', '64')
+dpdk_ceil = {'sluice-dpdk': metaf('dpdk_ceil_1_rps'),
+             'sluice-dpdk-batch': metaf('dpdk_ceil_b_rps')}
+peers = [('sluice', 'sluice'), ('kmock', 'kmock'), ('redis', 'Redis'), ('nats', 'NATS')]
 systems = [s for s in order if any(r['system'] == s for r in runs)]
 ref = {'nofsync': 'sluice', 'durable': 'sluice-durable'}
 label = {
@@ -42,7 +63,12 @@ label = {
     'sluice-durable': 'sluice durable (ack after fdatasync)',
     'redis-always': 'Redis Streams (AOF always)',
     'nats-sync': 'NATS JetStream (sync always)',
+    'sluice-dpdk': 'sluice DPDK (memif), 1 record/request',
+    'sluice-dpdk-batch': 'sluice DPDK (memif), %s records/request' % dpdk_batch,
 }
+if dpdk_nohuge:
+    for k in DPDK:
+        label[k] += ' **[no hugepages: --no-huge, slower]**'
 cls = {r['system']: r['class'] for r in runs}
 
 
@@ -53,7 +79,30 @@ def overloaded(r):
 
 
 def client_bound(r):
+    if r['system'] in DPDK:
+        # a busy-polling client always uses its whole core: it is the bottleneck when the
+        # broker run came within 10% of what the same client reaches against a responder that
+        # stores nothing (max runs), or when the fixed rate asked for that much
+        c = dpdk_ceil[r['system']]
+        v = r['target_rate'] if r['target_rate'] > 0 else r['records_per_s']
+        return c > 0 and v >= 0.9 * c
     return r['client_cpu'] >= 0.9 * cli_cores
+
+
+def ccpu(r):
+    # the client cpu cell: share of its core, busy-poll said, client-bound flagged
+    return '%.2f%s%s' % (r['client_cpu'], ' busy-poll' if r['system'] in DPDK else '',
+                         ' (client-bound)' if client_bound(r) else '')
+
+
+def vs_peers(r, key, rows):
+    # sluice DPDK's ratio cell: this row's figure / each peer's (and sluice's kernel path)
+    out = []
+    for p, name in peers:
+        pr = [x for x in rows if x['system'] == p]
+        if pr and pr[0][key]:
+            out.append('DPDK/%s %.2f' % (name, r[key] / pr[0][key]))
+    return ', '.join(out) if out else '-'
 
 
 def fmt(v, d=0):
@@ -86,6 +135,22 @@ w('| busy before / after (all cpus, other processes) | %s%% / %s%%, load average
     meta.get('busy_before'), meta.get('busy_after'), meta.get('loadavg_before'),
     meta.get('loadavg_after')))
 w('| wall time of the whole run | %s s |' % meta.get('wall_s'))
+
+
+def steal_pct(a, b):
+    # share of all cpu time the hypervisor took from this VM between two /proc/stat cpu lines
+    try:
+        x = [int(v) for v in meta[a].split()[1:]]
+        y = [int(v) for v in meta[b].split()[1:]]
+    except (KeyError, ValueError):
+        return None
+    d = [j - i for i, j in zip(x, y)]
+    return 100.0 * d[7] / sum(d[:8]) if len(d) > 7 and sum(d[:8]) > 0 else None
+
+
+steal = steal_pct('stat_begin', 'stat_end')
+if steal is not None:
+    w('| cpu time taken by the hypervisor (steal) over the whole run | %.1f%% |' % steal)
 w('')
 busy = max(float(meta.get('busy_before', 0)), float(meta.get('busy_after', 0)))
 if busy > 15:
@@ -98,16 +163,28 @@ w('## Physical limits (same run)')
 w('')
 w('| limit | figure |')
 w('|---|---|')
-w('| iperf3 loopback, 1 TCP stream | %s MB/s |' % fmt(iperf))
-w('| fio 1 MiB sequential write, O_DIRECT, io_uring, data directory fs | %s MB/s |' % fmt(fio_seq))
-w('| fio 4 KiB write + fdatasync | p50 %s us, p99 %s us |' % (meta['fsync_p50_us'],
-                                                             meta['fsync_p99_us']))
-w('| memcpy, 1 thread, 64 MiB buffers | %s MB/s |' % fmt(float(meta['memcpy_mbps'])))
-if meta.get('testpmd_mbps', 'n/a') != 'n/a':
-    w('| dpdk-testpmd over net_memif, 1024 B frames, txonly -> rxonly, --no-huge | %s Mpps, %s MB/s |'
-      % (meta['testpmd_mpps'], fmt(float(meta['testpmd_mbps']))))
+if only:
+    w('| iperf3, fio, memcpy, dpdk-testpmd | not measured: %s |' % only)
 else:
-    w('| dpdk-testpmd over net_memif | not measured (see the run log) |')
+    w('| iperf3 loopback, 1 TCP stream | %s MB/s |' % fmt(iperf))
+    w('| fio 1 MiB sequential write, O_DIRECT, io_uring, data directory fs | %s MB/s |'
+      % fmt(fio_seq))
+    w('| fio 4 KiB write + fdatasync | p50 %s us, p99 %s us |' % (meta['fsync_p50_us'],
+                                                                 meta['fsync_p99_us']))
+    w('| memcpy, 1 thread, 64 MiB buffers | %s MB/s |' % fmt(float(meta['memcpy_mbps'])))
+    if testpmd_mbps:
+        w('| dpdk-testpmd over net_memif, 1024 B frames, txonly -> rxonly, --no-huge | '
+          '%s Mpps, %s MB/s |' % (meta['testpmd_mpps'], fmt(testpmd_mbps)))
+    else:
+        w('| dpdk-testpmd over net_memif | not measured (see the run log) |')
+if dpdk_missing:
+    w('| sluice\'s DPDK path over net_memif | **NOT MEASURED: %s** |' % dpdk_missing)
+else:
+    c1, cb = dpdk_ceil['sluice-dpdk'], dpdk_ceil['sluice-dpdk-batch']
+    w('| `sluice perf produce --dpdk` (userspace TCP over net_memif) against `sluice perf serve '
+      '--dpdk`, a responder that stores nothing: the DPDK client\'s own ceiling, 1 KiB records '
+      '| %s records/s at 1 record/request, %s records/s at %s records/request |'
+      % (fmt(c1) if c1 else 'not measured', fmt(cb) if cb else 'not measured', dpdk_batch))
 w('')
 
 # ---- throughput ----
@@ -134,8 +211,48 @@ w('Closed loop (each record due when handed to the client), acks=1 / XADD reply 
   'of record payload by iperf3 (no fsync class) or fio sequential write (durable class). '
   'CPU-s/GB: broker utime+stime per GB of record payload.')
 w('')
+w('sluice DPDK (memif) rows: sluiced --dataplane dpdk (one shard, its busy-polling loop and the '
+  'userspace TCP/IP stack on core 0) fed over net_memif by `sluice perf produce --dpdk` (the '
+  'project\'s own client on the same userspace stack, core 1), 1 KiB records, acks=1, '
+  '1 partition, %s requests in flight, no linger: one record per Produce request, and %s '
+  'records per request (the counterpart of the other clients\' batching). Run after the other '
+  'systems were stopped, the two shapes alternated over two rounds. Both ends busy-poll: the '
+  'broker\'s CPU-s/GB is its whole core, idle or not, and the client always shows ~1.0 cpu, so '
+  'a DPDK row is marked client-bound when it came within 10%% of the same client against a '
+  'responder that stores nothing (physical limits above). Its ratio cell divides its '
+  'records/s by each peer\'s best (and by sluice\'s kernel path with librdkafka), its limit '
+  'cell by dpdk-testpmd over the same memif.' % (meta.get('dpdk_inflight', '32'), dpdk_batch))
+w('')
+if dpdk_missing:
+    w('**sluice\'s DPDK path was NOT MEASURED in this run: %s.**' % dpdk_missing)
+    w('')
+elif dpdk_nohuge:
+    w('**sluice\'s DPDK path ran without hugepages (%s): its figures are lower than with '
+      'hugepages.**' % dpdk_nohuge)
+    w('')
+if int(metaf('dpdk_crashes')):
+    w('**sluiced --dataplane dpdk (or the test responder) died %d time(s) in this run after a '
+      'memif client had left** (%s); it was started again, with a fresh data directory, before '
+      'the next run. DPDK 22.11\'s memif server is known to crash when its client disconnects; '
+      'here it happened although each client had stopped its traffic and closed its TCP '
+      'connection first.' % (int(metaf('dpdk_crashes')), meta.get('dpdk_crash', '?')))
+    w('')
+starved = [r for r in runs if r['system'] in DPDK and r['client_cpu'] < 0.8]
+if starved:
+    # a busy-polling client that did not get its core was preempted or its vCPU was stolen
+    dsteal = steal_pct('dpdk_stat_begin', 'dpdk_stat_end')
+    w('**The busy-polling DPDK client got only %.0f-%.0f%% of its core in %d of its %d runs: '
+      'something else ran on its core or the hypervisor took the vCPU (steal during the DPDK '
+      'part: %s). Those DPDK figures measure the disturbance, not the path.**' % (
+          100 * min(r['client_cpu'] for r in starved),
+          100 * max(r['client_cpu'] for r in starved), len(starved),
+          len([r for r in runs if r['system'] in DPDK]),
+          'not recorded' if dsteal is None else '%.1f%% of all cpu time' % dsteal))
+    w('')
 tput_rows = []
 for wl, name in shapes:
+    if not any(best(s, wl) for s in systems) and not (wl == 'max-1024B-1p' and dpdk_missing):
+        continue
     w('### %s' % name)
     w('')
     w('| system | records/s (round 1, 2) | MB/s | broker CPU-s/GB | client cpu | '
@@ -148,12 +265,27 @@ for wl, name in shapes:
         rr = both(s, wl)
         refr = best(ref[cls[s]], wl)
         lim = iperf if cls[s] == 'nofsync' else fio_seq
-        flag = ' (client-bound)' if client_bound(b) else ''
-        w('| %s | %s (%s) | %s | %.2f | %.2f%s | %s | %s |' % (
+        if s in DPDK:
+            # its ratios: this row / each peer's best; its limit: testpmd over the same memif
+            w('| %s | %s (%s) | %s | %.2f (busy-poll: the broker burns its whole core) | %s '
+              '| %s | %s |' % (
+                  label[s], fmt(b['records_per_s']),
+                  ', '.join(fmt(r['records_per_s']) for r in rr), fmt(b['mb_per_s'], 1),
+                  cpu_per_gb(b), ccpu(b),
+                  vs_peers(b, 'records_per_s', [x for x in (best(p, wl) for p, _ in peers) if x]),
+                  '%s of testpmd memif%s' % (
+                      ratio(b['mb_per_s'], testpmd_mbps),
+                      ' (above 1: this run\'s testpmd figure was disturbed)'
+                      if b['mb_per_s'] > testpmd_mbps else '') if testpmd_mbps
+                  else '%s of iperf3' % ratio(b['mb_per_s'], iperf) if iperf else '-'))
+            continue
+        w('| %s | %s (%s) | %s | %.2f | %s | %s | %s |' % (
             label[s], fmt(b['records_per_s']), ', '.join(fmt(r['records_per_s']) for r in rr),
-            fmt(b['mb_per_s'], 1), cpu_per_gb(b), b['client_cpu'], flag,
+            fmt(b['mb_per_s'], 1), cpu_per_gb(b), ccpu(b),
             ratio(refr['records_per_s'], b['records_per_s']) if refr and s != ref[cls[s]]
             else '-', ratio(b['mb_per_s'], lim)))
+    if wl == 'max-1024B-1p' and dpdk_missing:
+        w('| sluice DPDK (memif) | **NOT MEASURED: %s** | | | | | |' % dpdk_missing)
     w('')
 os.makedirs(os.path.join(work, 'plot'), exist_ok=True)
 with open(os.path.join(work, 'plot', 'tput.dat'), 'w') as f:
@@ -191,13 +323,16 @@ def lat_table(wl, title, note):
             if r['system'] != s:
                 continue
             refr = [x for x in rows if x['system'] == ref[cls[s]]]
-            flag = ' (client-bound)' if client_bound(r) else ''
-            w('| %s | %s | %s%s | %s | %s | %s | %s | %s | %s | %.2f%s | %s |' % (
+            d = s in DPDK  # (sluice perf --dpdk reports no p90, no p99.99)
+            w('| %s | %s | %s%s | %s | %s | %s | %s | %s | %s | %s | %s |' % (
                 label[s], fmt(r['target_rate']), fmt(r['records_per_s']),
                 ' (overloaded)' if overloaded(r) else '', fmt(r['p50_us'], 0),
-                fmt(r['p90_us']), fmt(r['p99_us']), fmt(r['p999_us']), fmt(r['p9999_us']),
-                fmt(r['max_us']), r['client_cpu'], flag,
+                'n/a' if d else fmt(r['p90_us']), fmt(r['p99_us']), fmt(r['p999_us']),
+                'n/a' if d else fmt(r['p9999_us']), fmt(r['max_us']), ccpu(r),
+                vs_peers(r, 'p99_us', rows) if d else
                 ratio(refr[0]['p99_us'], r['p99_us']) if refr and s != ref[cls[s]] else '-'))
+    if dpdk_missing and wl.startswith('lat-'):
+        w('| sluice DPDK (memif) | **NOT MEASURED: %s** | | | | | | | | | |' % dpdk_missing)
     w('')
     with open(os.path.join(work, 'plot', wl + '.list'), 'w') as f:
         for s in systems:
@@ -210,50 +345,57 @@ def lat_table(wl, title, note):
 
 w('## Produce latency at fixed rates (open loop)')
 w('')
-w('1 KiB records, 1 partition, rates at 10%, 50% and 80% of the maximum sluice reached in '
+w('1 KiB records, 1 partition, rates at 10%%, 50%% and 80%% of the maximum sluice reached in '
   'the same durability class (1 KiB, 1 partition). Latency runs from each record\'s *due* '
   'time (its slot in a schedule fixed in advance, carried in the payload) to its ack, so a '
   'stall is charged to every record it delayed (no coordinated omission). librdkafka '
   'linger.ms=0 here. The generator sleeps between due times; an oversleep (~50-60 us on this '
-  'VM) is included in every system\'s figures alike.')
+  'VM) is included in every system\'s figures alike. sluice DPDK (memif): one record per '
+  'request, %s in flight, the same rates, except where a rate is above 80%% of the '
+  'one-record maximum of this run: there a request carries %s records (the records of a '
+  'request share its due time), since a saturated shape would only measure its queue; its client busy-polls instead of sleeping, reports '
+  'p50/p99/p99.9/max only (its curve has those four points), and its ratio cell divides its '
+  'p99 by each peer\'s.' % (meta.get('dpdk_inflight', '32'), dpdk_batch))
 w('')
 for pct in (10, 50, 80):
     lat_table('lat-%dpct' % pct, '%d%% of sluice\'s max' % pct, '')
 
-w('## End to end (produce + consume), 50% of sluice\'s max')
-w('')
+if any(r['workload'] == 'e2e-50pct' for r in runs):
+    w('## End to end (produce + consume), 50% of sluice\'s max')
+    w('')
 lat_table('e2e-50pct', 'e2e, 1 KiB, 1 partition',
           'A consumer in the same process (librdkafka consumer / XREAD BLOCK COUNT 1000 / '
           'JetStream push consumer, AckNone) reads while the producer runs; latency = receive '
           'time - due time.')
 
-w('## Consume only (catch-up)')
-w('')
-w('Reads the round-2 1 KiB / 1 partition topic from its beginning right after it was '
-  'written. sluice may still hold its tail in the tail cache and the OS page cache holds the '
-  'rest, so this is catch-up from recently written data, not from a cold disk; Redis always '
-  'serves from memory.')
-w('')
-w('| system | records | records/s | MB/s | client cpu | sluice / system |')
-w('|---|---|---|---|---|---|')
 crow = [r for r in runs if r['workload'] == 'consume-1024B-1p']
-for s in systems:
-    for r in crow:
-        if r['system'] == s:
-            refr = [x for x in crow if x['system'] == ref[cls[s]]]
-            flag = ' (client-bound)' if client_bound(r) else ''
-            w('| %s | %s | %s | %s | %.2f%s | %s |' % (
-                label[s], fmt(r['bytes'] / 1024), fmt(r['records_per_s']),
-                fmt(r['mb_per_s'], 1), r['client_cpu'], flag,
-                ratio(refr[0]['records_per_s'], r['records_per_s'])
-                if refr and s != ref[cls[s]] else '-'))
-w('')
+if crow:
+    w('## Consume only (catch-up)')
+    w('')
+    w('Reads the round-2 1 KiB / 1 partition topic from its beginning right after it was '
+      'written. sluice may still hold its tail in the tail cache and the OS page cache holds '
+      'the rest, so this is catch-up from recently written data, not from a cold disk; Redis '
+      'always serves from memory.')
+    w('')
+    w('| system | records | records/s | MB/s | client cpu | sluice / system |')
+    w('|---|---|---|---|---|---|')
+    for s in systems:
+        for r in crow:
+            if r['system'] == s:
+                refr = [x for x in crow if x['system'] == ref[cls[s]]]
+                w('| %s | %s | %s | %s | %s | %s |' % (
+                    label[s], fmt(r['bytes'] / 1024), fmt(r['records_per_s']),
+                    fmt(r['mb_per_s'], 1), ccpu(r),
+                    ratio(refr[0]['records_per_s'], r['records_per_s'])
+                    if refr and s != ref[cls[s]] else '-'))
+    w('')
 
 w('## Notes')
 w('')
 cb = [r for r in runs if client_bound(r)]
 if cb:
-    w('- **Load generator was the bottleneck** (client used >= 90%% of its %g core(s)) in %d '
+    w('- **Load generator was the bottleneck** (client used >= 90%% of its %g core(s); for the '
+      'busy-polling sluice DPDK client: within 10%% of its own ceiling) in %d '
       'runs: %s. Their figures are lower bounds for the broker.' % (
           cli_cores, len(cb), ', '.join(sorted({'%s %s' % (r['system'], r['workload'])
                                                   for r in cb}))))
@@ -276,6 +418,14 @@ if any(r['system'] == 'kmock' for r in runs):
 if 'nats_sync_missing' in meta:
     w('- NATS with sync was not run: this nats-server refuses `jetstream.sync_interval` (%s); '
       'the durable class has no NATS entry.' % meta['nats_sync_missing'])
+if dpdk_missing:
+    w('- **sluice\'s DPDK path over memif: NOT MEASURED: %s.**' % dpdk_missing)
+else:
+    w('- sluice\'s DPDK path over memif: %s; %s s for that part of the run. It has no '
+      'end-to-end or consume row (`sluice perf --dpdk` only produces).' % (
+          '**no hugepages (%s)**' % dpdk_nohuge if dpdk_nohuge
+          else '2 MiB hugepages (--in-memory), reserved for the run and given back',
+          meta.get('dpdk_wall_s', '?')))
 w('- kmock is librdkafka\'s in-memory mock cluster (tests/support/mockbroker): no disk, a '
   'reference for what the same client reaches against a trivial broker.')
 w('- Every server (and all its threads, including io_uring workers) is pinned to core 0 and the '

@@ -27,8 +27,29 @@
 #       1 partition topic of round 2.
 #     Broker CPU seconds per GB: utime+stime from /proc/PID/stat around each produce run.
 #     A run whose client used >= 90% of its core is marked client-bound.
-#  4. scripts/bench-compare-report.py writes the markdown and gnuplot data;
+#  4. sluice's DPDK path over net_memif (root only; after the systems above are stopped, since a
+#     busy-polling broker burns its whole core while it is up): sluiced --dataplane dpdk (memif
+#     server, broker on core 0, 1 shard) driven by `sluice perf produce --dpdk` (the project's
+#     userspace TCP stack over the memif client side, core 1), 1 KiB records, acks=1,
+#     1 partition: max throughput with one record per request and with BENCH_DPDK_BATCH
+#     (default 64) records per request, alternated over two rounds, with the broker's CPU-s/GB;
+#     latency at the same 10/50/80% rates as the no-fsync class, one record per request (or
+#     the batch where that rate is above 80% of the one-record max of this run); then
+#     the client's own ceiling against `sluice perf serve --dpdk` (a responder that stores
+#     nothing): a broker figure >= 90% of it is marked client-bound. EAL memory: 2 MiB
+#     hugepages reserved here (--in-memory) and given back at exit, else --no-huge (slower; the
+#     report says so). When DPDK cannot run (not root, built without libdpdk-dev, one cpu) the
+#     report's tables say NOT MEASURED and why. Traffic always stops before a memif client
+#     leaves (DPDK 22.11's memif server can crash otherwise).
+#  5. scripts/bench-compare-report.py writes the markdown and gnuplot data;
 #     scripts/bench-compare.gp draws the PNGs.
+#
+# Env: BENCH_SECS (seconds per run, default 3), BENCH_KEEP=1 (keep the raw data under
+# bench/results/tmp/), BENCH_DPDK_BATCH (records per request of the batched DPDK row, default
+# 64), BENCH_DPDK_INFLIGHT (requests in flight of the DPDK client, default 32),
+# BENCH_HUGE=0 (DPDK without hugepages), and for development BENCH_ONLY=dpdk: only step 4, at
+# rates derived from BENCH_BASE_RATE (default 300000 records/s, standing in for sluice's
+# 1 KiB / 1 partition max), report and plots written under bench/results/tmp/ instead.
 set -euo pipefail
 
 build=${1:?usage: scripts/bench-compare.sh BUILD_DIR}
@@ -39,8 +60,11 @@ py=/usr/bin/python3
 sluiced=$build/tools/sluiced/sluiced
 mock=$build/tests/support/mockbroker
 load=$build/bench/load/sl-load
+sluice_cli=$build/tools/sluice/sluice
+only=${BENCH_ONLY:-}
 
 die() { echo "bench-compare: $*" >&2; exit 1; }
+[[ -z $only || $only == dpdk ]] || die "BENCH_ONLY=$only: only BENCH_ONLY=dpdk is known"
 for b in "$sluiced" "$load"; do [[ -x $b ]] || die "$b not built"; done
 for c in iperf3 fio gnuplot redis-server nats-server; do
 	command -v "$c" >/dev/null || die "$c missing (scripts/deps.sh bench)"
@@ -50,7 +74,6 @@ t_begin=$(date +%s)
 stamp=$(date -u +%Y-%m-%d)
 host=$(uname -n)
 out_dir=$repo/bench/results
-report=$out_dir/$stamp-$host.md
 mkdir -p "$out_dir/tmp"
 work=$(mktemp -d "$out_dir/tmp/compare.XXXXXX")
 runs=$work/runs.tsv
@@ -69,12 +92,23 @@ else
 fi
 
 declare -A pid addr
+hp=/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages
+hp_added=0 # 2 MiB hugepages this run reserved for DPDK (given back at exit)
 cleanup() {
 	for s in "${!pid[@]}"; do
 		kill "${pid[$s]}" 2>/dev/null || true
 		wait "${pid[$s]}" 2>/dev/null || true
 	done
+	hp_release
 	if [[ ${BENCH_KEEP:-0} == 1 ]]; then echo "bench-compare: kept $work"; else rm -rf "$work"; fi
+}
+hp_release() { # gives back what this run added (others may have reserved pages meanwhile)
+	local now
+	if ((hp_added > 0)); then
+		now=$(cat "$hp")
+		echo $((now > hp_added ? now - hp_added : 0)) >"$hp" 2>/dev/null || true
+		hp_added=0
+	fi
 }
 trap cleanup EXIT
 
@@ -118,8 +152,301 @@ echo "machine busy before the run: ${busy_before}% of all cpus (load average $(c
 	echo "placement	$placement"
 	echo "secs	$secs"
 	echo "busy_before	$busy_before"
+	echo "stat_begin	$(head -1 /proc/stat)"
 	echo "loadavg_before	$(cut -d' ' -f1-3 /proc/loadavg)"
 } >"$work/meta.tsv"
+
+echo -e "system\tclass\tworkload\tround\tsize\tparts\ttarget_rate\trecords_per_s\tmb_per_s\tp50_us\tp90_us\tp99_us\tp999_us\tp9999_us\tmax_us\tclient_cpu\tbroker_cpu_s\terrors\tcurve\tbytes\tunacked\tunsent" >"$runs"
+n=0 # runs so far (names the curve files)
+tck=$(getconf CLK_TCK)
+
+# ---- sluice's DPDK path over memif (step 4 above; run_dpdk is called after step 3) ---------------
+dpdk_batch=${BENCH_DPDK_BATCH:-64}
+dpdk_inflight=${BENCH_DPDK_INFLIGHT:-32}
+dpdk_mem=""
+if ((ncpu >= 2)); then
+	dpdk_bcore=0
+	dpdk_ccore=1
+fi
+
+dpdk_unavailable() { # prints why the DPDK path cannot run here, or nothing
+	if ((EUID != 0)); then
+		echo "not run as root (memif and hugepages need root)"
+	elif ((ncpu < 2)); then
+		echo "one cpu: a busy-polling broker and a busy-polling client cannot share it"
+	elif [[ ! -x $sluice_cli ]]; then
+		echo "$sluice_cli not built (ninja -C $build tools/sluice/sluice)"
+	elif ! grep -q -- --eal-args <<<"$("$sluice_cli" perf produce --dpdk --help 2>&1)"; then
+		echo "sluice perf has no --dpdk (built without libdpdk-dev)"
+	elif ! grep -q -- --dataplane <<<"$("$sluiced" --help 2>&1)"; then
+		echo "sluiced has no --dataplane dpdk (built without libdpdk-dev)"
+	fi
+}
+dpdk_eal() { # dpdk_eal server|client CORE FILE-PREFIX: EAL arguments of one memif end
+	local mac=02:00:00:00:5e:01
+	[[ $1 == client ]] && mac=02:00:00:00:5e:02
+	echo "-l $2 $dpdk_mem --no-pci --no-telemetry --file-prefix $3 --log-level=lib.*:error" \
+		"--vdev=net_memif0,role=$1,socket=$work/memif.sock,mac=$mac"
+}
+dpdk_start() { # dpdk_start broker|responder: the memif server on core 0 -> pid[sluice-dpdk]
+	local log=$work/sluice-dpdk-$1.log
+	rm -f "$work/memif.sock"
+	if [[ $1 == broker ]]; then
+		rm -rf "$work/sluice-dpdk" # (every run uses a topic of its own: nothing to keep)
+		mkdir -p "$work/sluice-dpdk"
+		"${srv[@]}" "$sluiced" --dataplane dpdk -p 9092 --log-dir "$work/sluice-dpdk" --shards 1 \
+			-o num.partitions=1 -o auto.create.topics.enable=true -o dpdk.ip=10.0.0.1/24 \
+			-o "dpdk.eal.args=$(dpdk_eal server "$dpdk_bcore" "slcmp-b$$")" 2>"$log" &
+	else
+		"${srv[@]}" "$sluice_cli" perf serve --dpdk --ip 10.0.0.1 --listen-port 9092 \
+			--eal-args "$(dpdk_eal server "$dpdk_bcore" "slcmp-r$$")" >"$log" 2>&1 &
+	fi
+	pid[sluice-dpdk]=$!
+	for _ in $(seq 300); do
+		grep -qs 'listening on' "$log" && return 0
+		kill -0 "${pid[sluice-dpdk]}" 2>/dev/null || break
+		sleep 0.1
+	done
+	echo "  the DPDK $1 did not start: $(tail -3 "$log" | tr '\n' ' ')"
+	dpdk_stop
+	return 1
+}
+# dpdk_ensure broker|responder: before a run, checks that the memif server survived the last
+# client's departure (DPDK 22.11's memif server can segfault then, even with the traffic stopped
+# first); if not, counts it in dpdk_crashes (the report says so) and starts a new one.
+dpdk_crashes=0
+dpdk_dead() { # dpdk_dead broker|responder: true (and counted, and reaped) if it has exited
+	local rc=0 p=${pid[sluice-dpdk]:-}
+	[[ -n $p ]] || return 0 # (not running: its start failed before; not a crash)
+	kill -0 "$p" 2>/dev/null && return 1
+	wait "$p" 2>/dev/null || rc=$?
+	unset "pid[sluice-dpdk]"
+	dpdk_crashes=$((dpdk_crashes + 1))
+	echo "  the DPDK $1 exited (status $rc) after the last client left"
+	echo "dpdk_crash	$1 exited with status $rc after a client left: $(grep -v '^$' "$work/sluice-dpdk-$1.log" | tail -1)" >>"$work/meta.tsv"
+}
+dpdk_ensure() {
+	dpdk_dead "$1" || return 0
+	dpdk_start "$1" || return 1
+	dpdk_client "$work/dpdk-warmup.out" --topic dpdk_warmup --count 2000 --inflight "$dpdk_inflight"
+	sleep 1
+}
+dpdk_stop() { # dpdk_stop [broker|responder] (only once the client has left: see the memif note)
+	if [[ -n ${1:-} ]] && dpdk_dead "$1"; then
+		return 0
+	fi
+	kill -TERM "${pid[sluice-dpdk]:-}" 2>/dev/null || true
+	wait "${pid[sluice-dpdk]:-}" 2>/dev/null || true
+	unset "pid[sluice-dpdk]"
+}
+# dpdk_client OUT ARGS...: one `sluice perf produce --dpdk` run on core 1 (stdout in OUT, stderr
+# in OUT.log). The server's CPU ticks are sampled from when the client says "connected" (its
+# clock starts then; the server busy-polls through the client's EAL start-up too) to its exit,
+# into d_c0 and d_c1, with the wall clock (ns) in d_t0 and d_t1. A memif server (22.11) may
+# refuse a client that comes right after the previous one left: then it is tried again.
+dpdk_client() {
+	local out=$1 try cpid
+	shift
+	for try in 1 2 3; do
+		: >"$out.log"
+		"${cli[@]}" "$sluice_cli" perf produce --dpdk --brokers 10.0.0.1:9092 --ip 10.0.0.2 \
+			--peer-mac 02:00:00:00:5e:01 --size 1024 --acks 1 --timeout 10s \
+			--eal-args "$(dpdk_eal client "$dpdk_ccore" "slcmp-c$$")" "$@" >"$out" 2>"$out.log" &
+		cpid=$!
+		for _ in $(seq 600); do
+			grep -qs 'perf --dpdk: connected' "$out.log" && break
+			kill -0 "$cpid" 2>/dev/null || break
+			sleep 0.05
+		done
+		d_c0=$(cpu_ticks "${pid[sluice-dpdk]}" 2>/dev/null || echo 0)
+		d_t0=$(date +%s%N)
+		wait "$cpid" || true
+		d_c1=$(cpu_ticks "${pid[sluice-dpdk]}" 2>/dev/null || echo 0)
+		d_t1=$(date +%s%N)
+		grep -q 'Failed to connect socket' "$out.log" || break
+		if ((try < 3)); then sleep 1; fi
+	done
+}
+# dpdk_row SYSTEM WORKLOAD ROUND RATE OUT: the result of the last dpdk_client into runs.tsv.
+# `sluice perf --dpdk` prints p50, p99, p99.9 and max: the curve file for the plots holds those
+# four points (p90 and p99.99 stay empty, "-").
+dpdk_row() {
+	local s=$1 wl=$2 round=$3 rate=$4 out=$5 line curve ccpu bcpu
+	line=$(grep '^sluice-perf ' "$out" | tail -1 || true)
+	if [[ -z $line ]]; then
+		echo "  $s $wl r$round: no result: $(tail -3 "$out.log" | tr '\n' ' ')"
+		return 0
+	fi
+	n=$((n + 1))
+	curve=$work/curve-$n.txt
+	{
+		echo "# percentile latency_us 1/(1-p): sluice perf --dpdk reports p50, p99, p99.9, max"
+		echo "0 nan 1" # (the plot skips the first row: p0 of the other systems' curves)
+		echo "50 $(kv p50_us "$line") 2"
+		echo "99 $(kv p99_us "$line") 100"
+		echo "99.9 $(kv p999_us "$line") 1000"
+		echo "100 $(kv max_us "$line") 1e7"
+	} >"$curve"
+	# client cpu: the share of its core the client used (busy-polling: ~1.0 always)
+	ccpu=$($py -c "import sys; r, us, t = map(float, sys.argv[1:]); print('%.2f' % (r * us / 1e6 / t if t else 0))" \
+		"$(kv requests "$line")" "$(kv client_cpu_us_per_req "$line")" "$(kv seconds "$line")")
+	# broker CPU: its share of a core between the two samples times the client's measured
+	# seconds (the samples also span the client's result and EAL teardown, during which a
+	# busy-polling broker keeps burning its core: unscaled, that would be charged to the run)
+	bcpu=$($py -c "import sys; c0, c1, t0, t1, s = map(float, sys.argv[1:]); print('%.2f' % ((c1 - c0) / $tck * s * 1e9 / (t1 - t0) if t1 > t0 else 0))" \
+		"$d_c0" "$d_c1" "$d_t0" "$d_t1" "$(kv seconds "$line")")
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
+		"$s" nofsync "$wl" "$round" 1024 1 "$rate" \
+		"$(kv records_per_s "$line")" "$(kv mb_per_s "$line")" "$(kv p50_us "$line")" \
+		- "$(kv p99_us "$line")" "$(kv p999_us "$line")" - "$(kv max_us "$line")" "$ccpu" \
+		"$bcpu" "$(kv errors "$line")" "$curve" "$(kv bytes "$line")" 0 0 >>"$runs"
+	printf '  %-15s %-24s %9s rec/s %8s MB/s p50 %9s us p99 %9s us client_cpu %s broker_cpu %ss\n' \
+		"$s" "$wl r$round" "$(kv records_per_s "$line")" "$(kv mb_per_s "$line")" \
+		"$(kv p50_us "$line")" "$(kv p99_us "$line")" "$ccpu" "$bcpu"
+}
+run_dpdk() {
+	local why round pct r out=$work/dpdk-client.out t0 c1 cb
+	t0=$(date +%s)
+	echo "dpdk_stat_begin	$(head -1 /proc/stat)" >>"$work/meta.tsv"
+	echo "-- sluice DPDK path: sluiced --dataplane dpdk (memif server, core 0) <- sluice perf produce --dpdk (core 1)"
+	why=$(dpdk_unavailable)
+	if [[ -n $why ]]; then
+		echo "  NOT MEASURED: $why"
+		echo "dpdk_missing	$why" >>"$work/meta.tsv"
+		return 0
+	fi
+	# EAL memory: 2 x 512 MiB (-m 512 per process) + slack in 2 MiB hugepages
+	dpdk_mem="--no-huge -m 512 --no-shconf"
+	local note="BENCH_HUGE=0"
+	if [[ ${BENCH_HUGE:-1} == 1 ]]; then
+		if [[ -w $hp ]]; then
+			local old
+			old=$(cat "$hp")
+			echo $((old + 768)) >"$hp" 2>/dev/null || true
+			hp_added=$(($(cat "$hp") - old))
+			if ((hp_added >= 768)); then
+				dpdk_mem="--in-memory -m 512"
+				note=""
+			else
+				note="only $hp_added of 768 2 MiB pages could be reserved"
+			fi
+		else
+			note="$hp not writable"
+		fi
+	fi
+	if [[ -n $note ]]; then
+		echo "  EAL memory: NO hugepages ($note): --no-huge -m 512, slower"
+		echo "dpdk_nohuge	$note; EAL --no-huge -m 512" >>"$work/meta.tsv"
+	else
+		echo "  EAL memory: 2 MiB hugepages ($hp_added reserved for this run, --in-memory -m 512)"
+	fi
+	{
+		echo "dpdk_batch	$dpdk_batch"
+		echo "dpdk_inflight	$dpdk_inflight"
+	} >>"$work/meta.tsv"
+	if ! dpdk_start broker; then
+		echo "dpdk_missing	sluiced --dataplane dpdk did not start: $(tail -1 "$work/sluice-dpdk-broker.log")" >>"$work/meta.tsv"
+		hp_release
+		return 0
+	fi
+	dpdk_client "$out" --topic dpdk_warmup --count 20000 --inflight "$dpdk_inflight" # ARP, topic, pools
+	sleep 1 # let the memif server finish with one client before the next comes
+	for round in 1 2; do
+		dpdk_ensure broker || break
+		dpdk_client "$out" --topic "sluice-dpdk_max_r$round" --duration "${secs}s" \
+			--inflight "$dpdk_inflight"
+		dpdk_row sluice-dpdk max-1024B-1p "$round" max "$out"
+		sleep 1
+		dpdk_ensure broker || break
+		dpdk_client "$out" --topic "sluice-dpdk-batch_max_r$round" --duration "${secs}s" \
+			--inflight "$dpdk_inflight" --batch-records "$dpdk_batch"
+		dpdk_row sluice-dpdk-batch max-1024B-1p "$round" max "$out"
+		sleep 1
+	done
+	# latency: one record per request while the rate is below 80% of what that shape reached
+	# above; beyond it, a saturated shape would only measure its queue, so the batched shape
+	local max1
+	max1=$(awk -F'\t' '$1 == "sluice-dpdk" && $3 == "max-1024B-1p" && $8 + 0 > m {m = $8 + 0}
+		END {print int(m)}' "$runs")
+	for pct in 10 50 80; do
+		r=$((${base[nofsync]:-0} * pct / 100))
+		((r > 0)) || continue
+		dpdk_ensure broker || break
+		if ((r * 10 <= max1 * 8)); then
+			dpdk_client "$out" --topic "sluice-dpdk_lat-${pct}pct" --duration "${secs}s" \
+				--inflight "$dpdk_inflight" --rate "$r"
+			dpdk_row sluice-dpdk "lat-${pct}pct" 1 "$r" "$out"
+		else
+			dpdk_client "$out" --topic "sluice-dpdk-batch_lat-${pct}pct" --duration "${secs}s" \
+				--inflight "$dpdk_inflight" --rate "$r" --batch-records "$dpdk_batch"
+			dpdk_row sluice-dpdk-batch "lat-${pct}pct" 1 "$r" "$out"
+		fi
+		sleep 1
+	done
+	dpdk_stop broker
+	if ! grep -q '^sluice-dpdk' "$runs"; then
+		echo "dpdk_missing	every run failed (sluiced --dataplane dpdk log: $(tail -1 "$work/sluice-dpdk-broker.log"))" >>"$work/meta.tsv"
+	fi
+	# the client's own ceiling: the same client against a responder that stores nothing
+	c1=nan
+	cb=nan
+	if dpdk_start responder; then
+		dpdk_client "$out" --topic dpdk_warmup --count 20000 --inflight "$dpdk_inflight"
+		sleep 1
+		dpdk_client "$out" --topic ceiling --duration "${secs}s" --inflight "$dpdk_inflight"
+		c1=$(kv records_per_s "$(grep '^sluice-perf ' "$out" | tail -1 || true)")
+		sleep 1
+		dpdk_ensure responder || true
+		dpdk_client "$out" --topic ceiling --duration "${secs}s" --inflight "$dpdk_inflight" \
+			--batch-records "$dpdk_batch"
+		cb=$(kv records_per_s "$(grep '^sluice-perf ' "$out" | tail -1 || true)")
+		dpdk_stop responder
+	fi
+	echo "  client ceiling (sluice perf serve --dpdk, stores nothing): ${c1:-nan} rec/s at 1 record/request, ${cb:-nan} rec/s at $dpdk_batch"
+	{
+		echo "dpdk_ceil_1_rps	${c1:-nan}"
+		echo "dpdk_ceil_b_rps	${cb:-nan}"
+		echo "dpdk_wall_s	$(($(date +%s) - t0))"
+		echo "dpdk_crashes	$dpdk_crashes"
+		echo "dpdk_stat_end	$(head -1 /proc/stat)"
+	} >>"$work/meta.tsv"
+	hp_release
+	echo "  (DPDK section: $(($(date +%s) - t0)) s)"
+}
+
+# finish: machine state after the run, the report and the plots
+finish() {
+	local base_name=$stamp-$host dst=$out_dir
+	busy_after=$(busy_pct 2)
+	t_end=$(date +%s)
+	{
+		echo "busy_after	$busy_after"
+		echo "loadavg_after	$(cut -d' ' -f1-3 /proc/loadavg)"
+		echo "wall_s	$((t_end - t_begin))"
+		echo "stat_end	$(head -1 /proc/stat)"
+		echo "cli_cores	$cli_cores"
+	} >>"$work/meta.tsv"
+	echo "machine busy after the run: ${busy_after}% (other processes only; our servers are stopped)"
+	if [[ $only == dpdk ]]; then
+		base_name=$stamp-$host-dpdk-only
+		dst=$out_dir/tmp # (ignored by git: a development run is not a result)
+	fi
+	$py "$repo/scripts/bench-compare-report.py" "$work" "$dst" "$base_name"
+	(cd "$dst" && gnuplot -e "base='$base_name'; dat='$work/plot'" "$repo/scripts/bench-compare.gp")
+	echo "bench-compare: wrote $dst/$base_name.md and $dst/$base_name-*.png in $((t_end - t_begin)) s"
+}
+
+if [[ $only == dpdk ]]; then
+	echo "BENCH_ONLY=dpdk: only sluice's DPDK path; latency rates from BENCH_BASE_RATE"
+	declare -A base=([nofsync]=${BENCH_BASE_RATE:-300000})
+	{
+		echo "only	dpdk (BENCH_ONLY=dpdk: a development run, no limits, no peers)"
+		echo "base_nofsync	${base[nofsync]}"
+	} >>"$work/meta.tsv"
+	run_dpdk
+	finish
+	exit 0
+fi
 
 # ---- 1. physical limits --------------------------------------------------------------------------
 port=$(free_port)
@@ -272,8 +599,6 @@ for s in "${systems[@]}"; do
 done
 
 # ---- 3. workloads ----------------------------------------------------------------------------------
-echo -e "system\tclass\tworkload\tround\tsize\tparts\ttarget_rate\trecords_per_s\tmb_per_s\tp50_us\tp90_us\tp99_us\tp999_us\tp9999_us\tmax_us\tclient_cpu\tbroker_cpu_s\terrors\tcurve\tbytes\tunacked\tunsent" >"$runs"
-n=0
 run() { # run SYSTEM WORKLOAD ROUND MODE SIZE PARTS RATE LINGER [ARGS...]: one sl-load run, one row
 	local s=$1 wl=$2 round=$3 mode=$4 size=$5 parts=$6 rate=$7 linger=$8
 	shift 8
@@ -374,18 +699,9 @@ for s in "${!pid[@]}"; do
 	wait "${pid[$s]}" 2>/dev/null || true
 	unset "pid[$s]"
 done
-busy_after=$(busy_pct 2)
-t_end=$(date +%s)
-{
-	echo "busy_after	$busy_after"
-	echo "loadavg_after	$(cut -d' ' -f1-3 /proc/loadavg)"
-	echo "wall_s	$((t_end - t_begin))"
-	echo "cli_cores	$cli_cores"
-} >>"$work/meta.tsv"
-echo "machine busy after the run: ${busy_after}% (other processes only; our servers are stopped)"
 
-# ---- 4. report and plots ---------------------------------------------------------------------------
-base_name=$stamp-$host
-$py "$repo/scripts/bench-compare-report.py" "$work" "$out_dir" "$base_name"
-(cd "$out_dir" && gnuplot -e "base='$base_name'; dat='$work/plot'" "$repo/scripts/bench-compare.gp")
-echo "bench-compare: wrote $report and $out_dir/$base_name-*.png in $((t_end - t_begin)) s"
+# ---- 4. sluice's DPDK path over memif (on the cores the servers above have freed) ------------------
+run_dpdk
+
+# ---- 5. report and plots ---------------------------------------------------------------------------
+finish
