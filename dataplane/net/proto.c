@@ -11,19 +11,44 @@
 #include "common/bytes.h"
 #include "dataplane/net/pkt.h"
 
+/*
+ * A ones' complement sum does not depend on byte order (RFC 1071, 2(B)): on a little-endian
+ * host, 32-bit native words are added into 64 bits (a loop the compiler vectorises; the
+ * byte-at-a-time loop was ~2% of a busy DPDK shard), the total folded to 16 bits and
+ * swapped to network order once. Same result modulo 0xffff as the big-endian 16-bit sum.
+ */
 uint32_t
 sl_inet_sum(const void *p, size_t len, uint32_t sum)
 {
 	const uint8_t *b = p;
-	uint64_t s = sum;
+	uint64_t s = 0;
 
-	while (len >= 2) {
-		s += (uint32_t)b[0] << 8 | b[1];
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	uint32_t w;
+	uint16_t h;
+
+	for (; len >= 4; b += 4, len -= 4) {
+		memcpy(&w, b, sizeof(w));
+		s += w;
+	}
+	if (len >= 2) {
+		memcpy(&h, b, sizeof(h));
+		s += h;
 		b += 2;
 		len -= 2;
 	}
 	if (len)
+		s += b[0]; /* the odd last byte is the high byte of a zero-padded word */
+	while (s >> 16)
+		s = (s & 0xffff) + (s >> 16);
+	s = ((s & 0xff) << 8) | (s >> 8);
+#else
+	for (; len >= 2; b += 2, len -= 2)
+		s += (uint32_t)b[0] << 8 | b[1];
+	if (len)
 		s += (uint32_t)b[0] << 8;
+#endif
+	s += sum;
 	while (s >> 32)
 		s = (s & 0xffffffffu) + (s >> 32);
 	return (uint32_t)s;

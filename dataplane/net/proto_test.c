@@ -60,6 +60,63 @@ test_proto_inet_sum_rfc1071_example(void **state)
 	assert_int_equal(sl_inet_fold(sl_inet_sum(b + 2, 1, 0)), 0xf200);
 }
 
+/* The RFC 1071 sum as 16-bit big-endian words, one at a time (the reference). */
+static uint32_t
+ref_inet_sum(const uint8_t *b, size_t len, uint32_t sum)
+{
+	uint64_t s = sum;
+
+	for (; len >= 2; b += 2, len -= 2)
+		s += (uint32_t)b[0] << 8 | b[1];
+	if (len)
+		s += (uint32_t)b[0] << 8;
+	while (s >> 32)
+		s = (s & 0xffffffffu) + (s >> 32);
+	return (uint32_t)s;
+}
+
+static void
+test_proto_inet_sum_any_length_alignment_matches_reference(void **state)
+{
+	static uint8_t buf[1600];
+	uint64_t x = 0x9e3779b97f4a7c15ull;
+	unsigned checked = 0;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(buf); i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		buf[i] = (uint8_t)x;
+	}
+	for (size_t off = 0; off < 4; off++) {
+		for (size_t len = 0; len + off <= sizeof(buf); len += len < 80 ? 1 : 97) {
+			uint32_t in = (uint32_t)(x >> (len % 32)) & (len & 1 ? 0xffffffffu : 0x3ffffu);
+
+			assert_int_equal(sl_inet_fold(sl_inet_sum(buf + off, len, in)),
+			                 sl_inet_fold(ref_inet_sum(buf + off, len, in)));
+			/* split in two pieces at an even point, as across mbuf segments */
+			if (len >= 2) {
+				size_t cut = (len / 2) & ~(size_t)1;
+				uint32_t a = sl_inet_sum(buf + off, cut, in);
+
+				assert_int_equal(
+				        sl_inet_fold(sl_inet_sum(buf + off + cut, len - cut, a)),
+				        sl_inet_fold(ref_inet_sum(buf + off, len, in)));
+			}
+			checked++;
+		}
+	}
+	assert_true(checked > 300);
+	/* all ones: every word 0xffff; the fold must say 0xffff, not 0 */
+	memset(buf, 0xff, 1500);
+	assert_int_equal(sl_inet_fold(sl_inet_sum(buf, 1500, 0)), 0xffff);
+	assert_int_equal(sl_inet_fold(sl_inet_sum(buf, 1499, 0)),
+	                 sl_inet_fold(ref_inet_sum(buf, 1499, 0)));
+	memset(buf, 0, 64);
+	assert_int_equal(sl_inet_fold(sl_inet_sum(buf, 64, 0)), 0);
+}
+
 static void
 test_proto_tcp_build_parse_roundtrip(void **state)
 {
@@ -242,6 +299,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_proto_inet_sum_rfc1071_example),
+	        cmocka_unit_test(test_proto_inet_sum_any_length_alignment_matches_reference),
 	        cmocka_unit_test(test_proto_tcp_build_parse_roundtrip),
 	        cmocka_unit_test(test_proto_corrupt_frames_rejected),
 	        cmocka_unit_test(test_proto_tcp_opts_malformed_rejected),
