@@ -146,6 +146,7 @@ struct sl_shard {
 	bool xp_ready;
 	struct sl_dxport *dx; /* DPDK mode, network shard: the transport (xp has no listener) */
 	uint32_t idle_spins;
+	uint64_t steer_moved; /* DPDK: frames this shard's queue moved for others (port.h) */
 	struct sl_kconn_cfg kcfg;
 	/* rings: in[j] from shard j, out[j] to shard j (NULL for j == id) */
 	struct sl_ring *from_ctrl, *to_ctrl;

@@ -10,6 +10,11 @@
  *   -> sl_store_poll (group commit) -> push queued messages, wake their receivers
  *   -> announce sleep, re-check the rings -> sl_uring_run (submit + wait with a timeout,
  *   reap: socket and disk completions run their handlers here).
+ * A DPDK network shard never sleeps in the ring: it polls its port first, flushes its
+ * stack's tx, runs the ring without waiting, and yields the CPU only when idle with storage
+ * I/O in flight. Its store writes buffered data itself (inline_buffered, storage/plog.h):
+ * through io_uring every ext4 buffered write went to an io-wq worker confined to the
+ * shard's core, so an acknowledgement waited for the shard to yield.
  *
  * Allocation: everything at sl_dp_create, except: a partition entry when a log is opened,
  * an sl_ctrl_req (+ frame copy) per forwarded admin request, an sl_topic_create per
@@ -813,8 +818,14 @@ shard_main(void *arg)
 			seen_phase = phase;
 		}
 #ifdef SL_HAVE_DPDK
-		if (s->dx)
+		if (s->dx) {
+			uint64_t moved = sl_dpdk_port_steer_moved(dp->port, s->id);
+
 			work += sl_dxport_poll(s->dx, s->now_ns);
+			/* Frames steered to other shards' queues are work too (no nap). */
+			work += moved != s->steer_moved;
+			s->steer_moved = moved;
+		}
 #endif
 		work += drain_rings(s);
 		sl_shard_retry_appends(s);
@@ -848,6 +859,13 @@ shard_main(void *arg)
 			work += n > 0 ? (unsigned)n : 0;
 			if (work) {
 				s->idle_spins = 0;
+			} else if (sl_store_busy(s->store)) {
+				/* Blocking storage I/O (fdatasync, segment seals, O_DIRECT and
+				 * durable writes; buffered data writes are made inline, see
+				 * shard_init) runs in io_uring's io-wq workers, which inherit
+				 * this thread's CPU mask: spinning here would hold off the very
+				 * I/O whose completion the next acknowledgement waits for. */
+				sched_yield();
 			} else if (++s->idle_spins > IDLE_SPINS && dp->o.dpdk.idle_sleep_us) {
 				s->idle_spins = 0;
 				usleep(dp->o.dpdk.idle_sleep_us);
@@ -972,10 +990,11 @@ dpdk_start(struct sl_dp *dp)
 	pc.fault.tx_drop = d->fault_tx_drop;
 	pc.fault.tx_corrupt = d->fault_tx_corrupt;
 	pc.fault.seed = d->fault_seed;
+	pc.steer = (enum sl_dpdk_steer)d->steer;
+	pc.steer_ring = d->steer_ring;
 	rc = sl_dpdk_port_create(&dp->port, &pc);
-	if (rc == -EINVAL && pc.nb_queues > 1) {
-		/* Fewer queues than shards (memif, af_packet without qpairs=N): one network
-		 * shard. TODO #dpdk: steer flows to every shard in software. */
+	if (rc == -EINVAL && pc.nb_queues > 1 && pc.steer == SL_DPDK_STEER_OFF) {
+		/* Fewer queues than shards and no software steering: one network shard. */
 		pc.nb_queues = 1;
 		rc = sl_dpdk_port_create(&dp->port, &pc);
 	}
@@ -984,8 +1003,9 @@ dpdk_start(struct sl_dp *dp)
 		return rc;
 	}
 	dp->nnet = (uint16_t)pc.nb_queues;
-	SL_INFO("dpdk: port %s: %u queue pair(s), %u network shard(s)%s",
-	        d->port_name ? d->port_name : "(first)", pc.nb_queues, dp->nnet,
+	SL_INFO("dpdk: port %s: %u queue pair(s)%s, %u network shard(s)%s",
+	        d->port_name ? d->port_name : "(first)", pc.nb_queues,
+	        sl_dpdk_port_steered(dp->port) ? " (steered in software)" : "", dp->nnet,
 	        dp->nnet < dp->n ? " (the device has fewer queues than shards)" : "");
 	return 0;
 }
@@ -1060,7 +1080,19 @@ shard_init(struct sl_dp *dp, struct sl_shard *s, uint16_t id, int cpu)
 	s->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (s->efd < 0)
 		return -errno;
-	rc = sl_store_create(&s->store, &s->ring, &dp->o.store);
+	{
+		struct sl_store_opts so = dp->o.store;
+
+		/* A DPDK network shard busy-polls on its one core, where io_uring's io-wq
+		 * workers (which every ext4 buffered write goes to) would get the CPU only
+		 * when it yields: it writes the page cache itself (plog.h, inline_buffered).
+		 * Such a write is a syscall that may sleep (page allocation, dirty throttling):
+		 * the trade is measured in the README's DPDK section; dpdk.inline.writes=false
+		 * sends them through io_uring like any other shard's. */
+		if (dp->port && id < dp->nnet && dp->o.dpdk.inline_writes)
+			so.inline_buffered = true;
+		rc = sl_store_create(&s->store, &s->ring, &so);
+	}
 	if (rc < 0)
 		return rc;
 	s->kcfg.max_frame_bytes = dp->o.max_frame_bytes;

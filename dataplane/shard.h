@@ -41,11 +41,13 @@ struct sl_dp;
  * DPDK mode (dataplane=dpdk, D1): the EAL starts in sl_dp_create with eal_args, and the port
  * (port_name, or the first one the EAL probed) gets one RX/TX queue pair per shard when the
  * device has that many (RSS, or net_af_packet with qpairs=N, where the kernel's fanout
- * hash keeps each flow on one queue), else one. Each shard with a queue is a network
+ * hash keeps each flow on one queue), else virtual ones (below). Each shard with a queue is a network
  * shard: it busy-polls its queue through its own userspace TCP/IP stack (xport_dpdk.h) and
  * serves the connections that land there; the other shards run as in kernel mode without
- * a listener (they own partitions and serve forwarded work). TODO #dpdk: software steering
- * by flow hash for devices with one queue (memif), symmetric RSS keys for real NICs.
+ * a listener (they own partitions and serve forwarded work). A device with fewer queues
+ * than shards, or without flow hashing of its own (memif), is steered in software by the
+ * port (dataplane/dpdk/port.h: dpdk.steer), so every shard is a network shard.
+ * TODO #dpdk: symmetric RSS keys for real NICs.
  */
 struct sl_dp_dpdk_opts {
 	bool enabled;
@@ -61,6 +63,10 @@ struct sl_dp_dpdk_opts {
 	uint32_t rcvbuf_bytes;  /* per connection, power of two (256 KiB if 0) */
 	uint32_t sndbuf_bytes;  /* per connection, power of two (256 KiB if 0) */
 	uint32_t idle_sleep_us; /* 0: pure busy poll; else nap this long after idle spins */
+	int steer;              /* dpdk.steer: enum sl_dpdk_steer (0 auto, 1 off, 2 on) */
+	unsigned steer_ring;    /* dpdk.steer.ring.size, 0: the port's default */
+	bool inline_writes;     /* dpdk.inline.writes: network shards write the page cache with
+	                         * pwritev themselves (sl_store_opts.inline_buffered) */
 	double fault_drop, fault_dup, fault_reorder, fault_corrupt; /* dpdk.fault.*: received */
 	double fault_tx_drop, fault_tx_corrupt;                     /* ... and sent frames */
 	uint64_t fault_seed;

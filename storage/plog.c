@@ -216,6 +216,7 @@ static void sync_done(struct sl_uop *op, int res, unsigned flags);
 static void dsync_done(struct sl_uop *op, int res, unsigned flags);
 static void fal_done(struct sl_uop *op, int res, unsigned flags);
 static void log_issue(struct sl_plog *log, int64_t now, bool force_sync);
+static void inline_deliver(struct sl_store *st);
 static void seal_sync_done(struct sl_uop *op, int res, unsigned flags);
 static void log_fail(struct sl_plog *log, int err);
 static void seal_finish(struct sl_plog *log, struct sl_seg *s);
@@ -527,7 +528,14 @@ sl_plog_close(struct sl_plog *log)
 			if (log->err || all_flushed(log))
 				break;
 			log_issue(log, store_now(st), true);
-			if (!log->io_pending)
+			if (st->inl_head) {
+				inline_deliver(st); /* a write made inline (inline_buffered) */
+				continue;
+			}
+			/* Only a rolled segment's detached seal (or a zero write) may have
+			 * started: the rest is written once it is done. Leaving here lost the
+			 * appends to the next segment (and never acknowledged them). */
+			if (!log->io_pending && !log->seal_seg && !log->zero_hi)
 				break;
 		}
 		(void)sl_uring_run(st->ring, 1, -1);
@@ -1042,6 +1050,43 @@ seal_detach(struct sl_plog *log, struct sl_seg **sealp)
 	return true;
 }
 
+/*
+ * inline_buffered: the group's write, made now with pwritev on this thread; its completion
+ * (wr_done) is delivered by inline_deliver, after log_issue returned, as a CQE would be.
+ */
+static void
+write_inline(struct sl_store *st, struct sl_wgroup *g, int fd, unsigned niov, uint64_t off)
+{
+	ssize_t n;
+
+	do
+		n = pwritev(fd, g->iov, (int)niov, (off_t)off);
+	while (n < 0 && errno == EINTR);
+	g->wr_res = n < 0 ? -errno : (int)SL_MIN(n, (ssize_t)INT32_MAX);
+	g->inl_next = NULL;
+	if (st->inl_tail)
+		st->inl_tail->inl_next = g;
+	else
+		st->inl_head = g;
+	st->inl_tail = g;
+	st->stats.inline_writes++;
+}
+
+/* Delivers the completions of the writes write_inline made, in the order they were made. */
+static void
+inline_deliver(struct sl_store *st)
+{
+	while (st->inl_head) {
+		struct sl_wgroup *g = st->inl_head;
+
+		st->inl_head = g->inl_next;
+		if (!st->inl_head)
+			st->inl_tail = NULL;
+		g->inl_next = NULL;
+		wr_done(&g->wr_uop, g->wr_res, 0);
+	}
+}
+
 static void
 log_issue(struct sl_plog *log, int64_t now, bool force_sync)
 {
@@ -1209,7 +1254,9 @@ log_issue(struct sl_plog *log, int64_t now, bool force_sync)
 		g->pending++;
 		st->stats.fallocs++;
 	}
-	if (niov) {
+	if (niov && st->o.inline_buffered && !ws->direct && !sync) {
+		write_inline(st, g, ws->fd, niov, first);
+	} else if (niov) {
 		sqe = sl_uring_sqe(st->ring, &g->wr_uop);
 		if (niov == 1)
 			io_uring_prep_write(sqe, ws->fd, g->iov[0].iov_base,
@@ -1218,6 +1265,8 @@ log_issue(struct sl_plog *log, int64_t now, bool force_sync)
 			io_uring_prep_writev(sqe, ws->fd, g->iov, niov, first);
 		if (sync)
 			sqe->flags |= IOSQE_IO_LINK;
+	}
+	if (niov) {
 		g->wr_off = first;
 		g->wr_len = last_end - first;
 		g->wr_true_end = true_end;
@@ -1927,4 +1976,7 @@ sl_store_poll(struct sl_store *st, int64_t now_ms)
 		if (log->ap_head && !log->io_pending && !log->err)
 			complete_appends(log);
 	}
+	/* Writes made inline complete now; a log they leave with more to write is dirty again
+	 * and issues at the next call (one write per log per call, as through the ring). */
+	inline_deliver(st);
 }

@@ -72,6 +72,16 @@ struct sl_store_opts {
 	 * writes have a p99 of milliseconds). Never past segment.bytes. 0 disables. (16 MiB) */
 	size_t zero_ahead_bytes;
 	size_t zero_step_bytes; /* one zero write (1 MiB; rounded up to 4 KiB, <= 64 MiB) */
+	/*
+	 * Buffered (page-cache) data writes without a linked fdatasync are made with pwritev()
+	 * on the store's thread inside sl_store_poll() (and close), not through io_uring: ext4
+	 * refuses non-blocking buffered writes, so io_uring hands each one to an io-wq worker,
+	 * and for a busy-polling shard pinned to one core that worker shares the core and runs
+	 * only when the shard yields. Completions are delivered before sl_store_poll returns.
+	 * Such a write may sleep in the kernel (page allocation, dirty throttling, journal);
+	 * the trade is for busy-polling shards only. (false)
+	 */
+	bool inline_buffered;
 };
 
 void sl_store_opts_default(struct sl_store_opts *o);

@@ -267,6 +267,7 @@ struct sl_store_stats {
 	uint64_t zero_writes; /* zero-ahead writes issued (not counted in writes) */
 	uint64_t zero_bytes;
 	uint64_t zero_waits;  /* data writes that waited for a zero write of their blocks */
+	uint64_t inline_writes; /* of writes: made with pwritev on the thread (inline_buffered) */
 };
 
 struct sl_store {
@@ -289,6 +290,8 @@ struct sl_store {
 	struct sl_plog *logs;  /* every open log */
 	struct sl_plog *dirty; /* logs with I/O to issue (singly linked) */
 	unsigned inflight;     /* I/O groups + reads in flight */
+	/* groups whose write was made inline (inline_buffered), completion not yet delivered */
+	struct sl_wgroup *inl_head, *inl_tail;
 	uint64_t pending_appends;
 	struct sl_store_stats stats;
 };
@@ -329,6 +332,7 @@ struct sl_wgroup {
 	bool wr_issued, sync_issued, dsync_issued, fal_issued, seal_issued;
 	bool done;             /* every SQE completed (and not held by a test) */
 	bool held;             /* completed, but held back by the test hook */
+	struct sl_wgroup *inl_next; /* on the store's inline-completion list */
 	struct iovec iov[SL_WR_IOV];
 };
 

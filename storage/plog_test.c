@@ -1357,6 +1357,201 @@ test_plog_pipeline_defaults_four_buffered_one_direct(void **state)
 	pipeline_defaults(TU_DISK_ROOT, false, 1);
 }
 
+/* ---- inline_buffered: page-cache writes made on the thread, completed in the poll ---- */
+
+static void
+inline_opts(struct sl_store_opts *o)
+{
+	tu_opts(o);
+	o->direct_nondurable = false;
+	o->force_buffered = true;
+	o->inline_buffered = true;
+}
+
+/* Appends complete inside sl_store_poll, with no ring completion: nothing is in flight. */
+static void
+test_plog_inline_buffered_appends_complete_in_poll(void **state)
+{
+	struct sl_store_opts o;
+	struct tu_env e;
+	struct sl_plog *log;
+	struct tu_app ta[5];
+	struct tu_rd rd;
+	uint64_t w0;
+	int done = 0;
+
+	(void)state;
+	inline_opts(&o);
+	assert_int_equal(tu_env_init(&e, TU_DISK_ROOT, &o), 0);
+	make_batches(5, 3, 100);
+	log = open_log(&e, NULL);
+	assert_false(log->direct);
+	w0 = sl_store_stats(e.st)->inline_writes;
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(tu_append(log, &ta[i], &done, bufs[i], lens[i]), 0);
+	assert_int_equal(done, 0);
+	sl_store_poll(e.st, e.now); /* no sl_uring_run */
+	assert_int_equal(done, 5);
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(ta[i].a.err, 0);
+	assert_false(sl_store_busy(e.st));
+	assert_int_equal(sl_plog_high_watermark(log), 15);
+	/* one group commit: the five batches in one write */
+	assert_int_equal(sl_store_stats(e.st)->inline_writes, w0 + 1);
+	assert_int_equal(tu_file_size(e.pdir, "00000000000000000000.log"),
+	                 (int64_t)(lens[0] + lens[1] + lens[2] + lens[3] + lens[4]));
+	/* more appends after the first completed: another write, appended after it */
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(tu_append(log, &ta[i], &done, bufs[i], lens[i]), 0);
+	sl_store_poll(e.st, e.now);
+	assert_int_equal(done, 7);
+	assert_int_equal(sl_store_stats(e.st)->inline_writes, w0 + 2);
+	assert_int_equal(sl_plog_close(log), 0);
+
+	log = open_log(&e, NULL);
+	assert_int_equal(sl_plog_end_offset(log), 21);
+	assert_int_equal(tu_read(&e, log, &rd, 0, 1 << 20), 0);
+	assert_int_equal(rd.r.len, lens[0] + lens[1] + lens[2] + lens[3] + lens[4] + lens[0] +
+	                                   lens[1]);
+	assert_batch_at(rd.r.data, 0, 0);
+	assert_batch_at(rd.r.data + lens[0] + lens[1] + lens[2] + lens[3] + lens[4], 0, 15);
+	tu_read_release(&rd);
+	assert_int_equal(sl_plog_close(log), 0);
+	tu_env_fini(&e);
+}
+
+/* Rolls (a rolled segment written, then sealed by its own fdatasync through the ring), close
+ * with appends not yet polled that span a roll, and recovery: every batch back, in order.
+ * inl: writes inline (inline_buffered) or through the ring. */
+static void
+rolls_then_close(bool inl)
+{
+	static struct tu_app ta[40];
+	struct sl_store_opts o;
+	struct sl_plog_cfg cfg;
+	struct tu_env e;
+	struct sl_plog *log;
+	struct tu_rd rd;
+	int64_t off;
+	int done = 0, i;
+
+	inline_opts(&o);
+	o.inline_buffered = inl;
+	assert_int_equal(tu_env_init(&e, TU_DISK_ROOT, &o), 0);
+	make_batches(40, 2, 300);
+	sl_plog_cfg_default(&cfg);
+	cfg.segment_bytes = 3 * lens[0] + 10; /* three batches per segment */
+	log = open_log(&e, &cfg);
+	for (i = 0; i < 36; i += 4) {
+		for (int k = 0; k < 4; k++)
+			assert_int_equal(tu_append(log, &ta[i + k], &done, bufs[i + k],
+			                           lens[i + k]),
+			                 0);
+		assert_int_equal(tu_wait(&e, &done, i + 4), 0);
+	}
+	tu_drain(&e);
+	assert_true(log->nsegs >= 12);
+	assert_true(inl ? sl_store_stats(e.st)->inline_writes >= 12
+	                : sl_store_stats(e.st)->inline_writes == 0);
+	/* four more, never polled: close writes them (inline too) and acknowledges them */
+	for (; i < 40; i++)
+		assert_int_equal(tu_append(log, &ta[i], &done, bufs[i], lens[i]), 0);
+	assert_int_equal(sl_plog_close(log), 0);
+	assert_int_equal(done, 40);
+	for (i = 0; i < 40; i++)
+		assert_int_equal(ta[i].a.err, 0);
+
+	log = open_log(&e, &cfg);
+	assert_int_equal(sl_plog_end_offset(log), 80);
+	for (off = 0, i = 0; off < 80; off += 2, i++) {
+		assert_int_equal(tu_read(&e, log, &rd, off, 1), 0);
+		assert_int_equal(rd.r.err, 0);
+		assert_int_equal(rd.r.len, lens[i]);
+		assert_batch_at(rd.r.data, i, off);
+		tu_read_release(&rd);
+	}
+	assert_int_equal(sl_plog_close(log), 0);
+	tu_env_fini(&e);
+}
+
+static void
+test_plog_inline_buffered_rolls_and_close_keep_every_batch(void **state)
+{
+	(void)state;
+	rolls_then_close(true);
+}
+
+/* Close used to stop once log_issue had started only a rolled segment's detached seal: the
+ * appends to the next segment were neither written nor acknowledged. */
+static void
+test_plog_close_unpolled_appends_across_roll_written_and_acked(void **state)
+{
+	(void)state;
+	rolls_then_close(false);
+}
+
+/* A durable log's write is linked to its fdatasync: it stays on the ring. */
+static void
+test_plog_inline_buffered_durable_write_goes_through_ring(void **state)
+{
+	struct sl_store_opts o;
+	struct sl_plog_cfg cfg;
+	struct tu_env e;
+	struct sl_plog *log;
+	struct tu_app ta[3];
+	int done = 0;
+
+	(void)state;
+	inline_opts(&o);
+	assert_int_equal(tu_env_init(&e, TU_DISK_ROOT, &o), 0);
+	make_batches(3, 1, 100);
+	sl_plog_cfg_default(&cfg);
+	cfg.durable = true;
+	log = open_log(&e, &cfg);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(tu_append(log, &ta[i], &done, bufs[i], lens[i]), 0);
+	sl_store_poll(e.st, e.now);
+	assert_true(sl_store_busy(e.st)); /* write + fdatasync in flight */
+	assert_int_equal(tu_wait(&e, &done, 3), 0);
+	assert_int_equal(sl_store_stats(e.st)->inline_writes, 0);
+	assert_true(sl_store_stats(e.st)->syncs >= 1);
+	assert_int_equal(sl_plog_close(log), 0);
+	tu_env_fini(&e);
+}
+
+/* The write fails (the segment's fd made read-only underneath): the appends fail with
+ * -EIO, the log refuses more, nothing hangs. */
+static void
+test_plog_inline_buffered_write_error_fails_log(void **state)
+{
+	struct sl_store_opts o;
+	struct tu_env e;
+	struct sl_plog *log;
+	struct tu_app ta[2];
+	char path[512];
+	int done = 0, fd, rdfd;
+
+	(void)state;
+	inline_opts(&o);
+	assert_int_equal(tu_env_init(&e, TU_DISK_ROOT, &o), 0);
+	make_batches(2, 1, 100);
+	log = open_log(&e, NULL);
+	fd = log->active->fd;
+	snprintf(path, sizeof(path), "%s/00000000000000000000.log", e.pdir);
+	rdfd = open(path, O_RDONLY | O_CLOEXEC);
+	assert_true(rdfd >= 0);
+	assert_int_equal(dup2(rdfd, fd), fd); /* writes now fail with EBADF */
+	close(rdfd);
+	assert_int_equal(tu_append(log, &ta[0], &done, bufs[0], lens[0]), 0);
+	sl_store_poll(e.st, e.now);
+	assert_int_equal(done, 1);
+	assert_true(ta[0].a.err < 0); /* the write's error (EBADF) */
+	assert_int_equal(tu_append(log, &ta[1], &done, bufs[1], lens[1]), -EIO);
+	assert_false(sl_store_busy(e.st));
+	(void)sl_plog_close(log);
+	tu_env_fini(&e);
+}
+
 int
 main(void)
 {
@@ -1395,6 +1590,11 @@ main(void)
 	        cmocka_unit_test(test_plog_pipeline_crash_torn_middle_group_cuts_at_hole),
 	        cmocka_unit_test(test_plog_pipeline_direct_skips_busy_block_and_writes_it_later),
 	        cmocka_unit_test(test_plog_pipeline_defaults_four_buffered_one_direct),
+	        cmocka_unit_test(test_plog_inline_buffered_appends_complete_in_poll),
+	        cmocka_unit_test(test_plog_inline_buffered_rolls_and_close_keep_every_batch),
+	        cmocka_unit_test(test_plog_close_unpolled_appends_across_roll_written_and_acked),
+	        cmocka_unit_test(test_plog_inline_buffered_durable_write_goes_through_ring),
+	        cmocka_unit_test(test_plog_inline_buffered_write_error_fails_log),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -260,9 +260,13 @@ def two_dpdk_shards_on_one_memif_queue_pair_take_produce_runs_of_sluice_perf_dpd
                                                        '--acks', '1', '--topic', topic,
                                                        '--partition', '0', '--quiet',
                                                        '--ip', cli_ips[i]])
-                if rc == 0 or 'Failed to connect socket' not in out:
+                # ... or accepts it but moves no frame (the port counts none from it, and
+                # the client's connect times out): seen once in four runs here.
+                if rc == 0 or ('Failed to connect socket' not in out and
+                               'Connection timed out' not in out):
                     break
-                log('run %d: the memif server refused the client; again in 3 s' % i)
+                log('run %d: RETRY: the memif link took no traffic from the client (%s); '
+                    'again in 3 s' % (i, out.strip().splitlines()[-1] if out.strip() else ''))
                 time.sleep(3)
             check_eq(rc, 0, 'sluice perf run %d exit code' % i)
             m = pd.perf_line(out, 'produce')

@@ -92,6 +92,7 @@ sld_config_default(struct sld_config *c)
 	c->dpdk_max_conns = 512;
 	c->dpdk_rcvbuf_bytes = 256 << 10;
 	c->dpdk_sndbuf_bytes = 256 << 10;
+	c->dpdk_inline_writes = true; /* dataplane/shard.c, shard_init, says why */
 }
 
 int
@@ -236,6 +237,8 @@ get_fraction(struct sl_props *p, const char *key, double *out, char *err, size_t
 	return true;
 }
 
+static bool get_bool(struct sl_props *p, const char *key, bool *out, char *err, size_t errlen);
+
 /* dataplane and dpdk.* */
 static bool
 load_dataplane(struct sld_config *c, struct sl_props *p, char *err, size_t errlen)
@@ -302,6 +305,28 @@ load_dataplane(struct sld_config *c, struct sl_props *p, char *err, size_t errle
 	v = c->dpdk_idle_sleep_us;
 	ok &= get_int(p, "dpdk.idle.sleep.us", 0, 1000000, &v, err, errlen);
 	c->dpdk_idle_sleep_us = (uint32_t)v;
+	/* Software flow steering over one device queue pair (dataplane/dpdk/port.h). */
+	s = sl_props_get(p, "dpdk.steer");
+	if (s) {
+		if (strcmp(s, "auto") == 0) {
+			c->dpdk_steer = 0;
+		} else if (strcmp(s, "off") == 0) {
+			c->dpdk_steer = 1;
+		} else if (strcmp(s, "on") == 0) {
+			c->dpdk_steer = 2;
+		} else {
+			add_err(err, errlen, "dpdk.steer=%s: expected auto, on or off", s);
+			ok = false;
+		}
+	}
+	v = c->dpdk_steer_ring ? c->dpdk_steer_ring : 1024;
+	ok &= get_int(p, "dpdk.steer.ring.size", 64, 65536, &v, err, errlen);
+	if ((v & (v - 1)) != 0) {
+		add_err(err, errlen, "dpdk.steer.ring.size=%lld: not a power of two", (long long)v);
+		ok = false;
+	}
+	c->dpdk_steer_ring = (unsigned)v;
+	ok &= get_bool(p, "dpdk.inline.writes", &c->dpdk_inline_writes, err, errlen);
 	v = c->dpdk_mbufs;
 	ok &= get_int(p, "dpdk.mbufs", 1024, 1 << 20, &v, err, errlen);
 	c->dpdk_mbufs = (unsigned)v;

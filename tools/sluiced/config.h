@@ -61,6 +61,9 @@ struct sld_config {
 	double dpdk_fault_tx_drop, dpdk_fault_tx_corrupt;
 	uint64_t dpdk_fault_seed;
 	uint32_t dpdk_idle_sleep_us;
+	int dpdk_steer;                /* dpdk.steer: 0 auto, 1 off, 2 on (enum sl_dpdk_steer) */
+	unsigned dpdk_steer_ring;     /* dpdk.steer.ring.size (0: the port's default, 1024) */
+	bool dpdk_inline_writes;      /* dpdk.inline.writes: shards write the page cache themselves */
 	unsigned dpdk_mbufs;
 	unsigned dpdk_max_conns;      /* dpdk.max.connections, per network shard */
 	uint32_t dpdk_rcvbuf_bytes;   /* dpdk.socket.receive.buffer.bytes (power of two) */

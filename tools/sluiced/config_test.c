@@ -183,7 +183,10 @@ test_config_dataplane_dpdk_keys_map_and_advertise_the_dpdk_address(void **state)
 	                      "dpdk.fault.drop=0.05\n"
 	                      "dpdk.fault.tx_drop=0.02\n"
 	                      "dpdk.fault.seed=9\n"
-	                      "dpdk.max.connections=100\n",
+	                      "dpdk.max.connections=100\n"
+	                      "dpdk.steer=on\n"
+	                      "dpdk.steer.ring.size=4096\n"
+	                      "dpdk.inline.writes=false\n",
 	                      err, sizeof(err)),
 	                 0);
 	assert_true(c.dataplane_dpdk);
@@ -197,6 +200,9 @@ test_config_dataplane_dpdk_keys_map_and_advertise_the_dpdk_address(void **state)
 	assert_true(c.dpdk_fault_tx_drop > 0.019 && c.dpdk_fault_tx_drop < 0.021);
 	assert_string_equal(c.adv_host, "10.1.2.3");
 	assert_int_equal(c.dpdk_max_conns, 100);
+	assert_int_equal(c.dpdk_steer, 2);
+	assert_int_equal(c.dpdk_steer_ring, 4096);
+	assert_false(c.dpdk_inline_writes);
 	assert_int_equal(c.dpdk_rcvbuf_bytes, 256 << 10);
 	assert_int_equal(sld_config_report_unknown(&p), 0);
 	sl_props_fini(&p);
@@ -225,6 +231,14 @@ test_config_dataplane_dpdk_keys_map_and_advertise_the_dpdk_address(void **state)
 	                      sizeof(err)),
 	                 -EINVAL);
 	assert_non_null(strstr(err, "outside"));
+	sl_props_fini(&p);
+	assert_int_equal(load(&c, &p,
+	                      "dataplane=dpdk\ndpdk.ip=10.0.0.1/24\ndpdk.steer=sideways\n"
+	                      "dpdk.steer.ring.size=1000\n",
+	                      err, sizeof(err)),
+	                 -EINVAL);
+	assert_non_null(strstr(err, "dpdk.steer=sideways"));
+	assert_non_null(strstr(err, "dpdk.steer.ring.size=1000"));
 	sl_props_fini(&p);
 }
 

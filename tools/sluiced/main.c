@@ -299,6 +299,9 @@ main(int argc, char **argv)
 		dpo.dpdk.rcvbuf_bytes = cfg.dpdk_rcvbuf_bytes;
 		dpo.dpdk.sndbuf_bytes = cfg.dpdk_sndbuf_bytes;
 		dpo.dpdk.idle_sleep_us = cfg.dpdk_idle_sleep_us;
+		dpo.dpdk.steer = cfg.dpdk_steer;
+		dpo.dpdk.steer_ring = cfg.dpdk_steer_ring;
+		dpo.dpdk.inline_writes = cfg.dpdk_inline_writes;
 		dpo.dpdk.fault_drop = cfg.dpdk_fault_drop;
 		dpo.dpdk.fault_dup = cfg.dpdk_fault_dup;
 		dpo.dpdk.fault_reorder = cfg.dpdk_fault_reorder;
