@@ -224,14 +224,16 @@ def broker_stats(b):
     return out
 
 
-def with_dpdk(ctx, body, extra=None, topics=None):
-    """Runs body(broker) against a DPDK broker; returns the broker's shutdown counters."""
-    preflight(ctx)
+def with_dpdk(ctx, body, extra=None, topics=None, start=None, check_ready=None):
+    """Runs body(broker) against a DPDK broker (started by start(ctx, net, extra, topics),
+    dpdk_broker by default, after check_ready(ctx), preflight by default); returns the
+    broker's shutdown counters."""
+    (check_ready or preflight)(ctx)
     net = DpdkNet()
     b = None
     try:
         net.up()
-        b = dpdk_broker(ctx, net, extra, topics)
+        b = (start or dpdk_broker)(ctx, net, extra, topics)
         body(b)
     finally:
         try:

@@ -73,23 +73,14 @@ def steer_broker(ctx, net, extra=None, topics=None):
 def with_steer(ctx, body, extra=None, topics=None):
     """Runs body(broker) against a two-shard broker on one queue pair; returns its shutdown
     counters (test_dpdk.broker_stats) and checks that both shards accepted connections."""
-    preflight(ctx)
-    net = td.DpdkNet()
-    b = None
-    try:
-        net.up()
-        b = steer_broker(ctx, net, extra, topics)
+    box = []
+
+    def run(b):
+        box.append(b)
         body(b)
-    finally:
-        try:
-            net.leave()
-            if b is not None and b.alive():
-                b.stop()  # SIGTERM must end in exit 0
-        finally:
-            net.down()
-            log('netns %s and %s removed' % (net.ns, net.host_if))
-    st = td.broker_stats(b)
-    log('broker counters: %s' % st)
+
+    st = td.with_dpdk(ctx, run, extra, topics, start=steer_broker, check_ready=preflight)
+    b = box[0]
     with open(b.log_path, errors='replace') as f:
         for line in f:
             if 'dpdk: port' in line or 'dpdk: shard' in line or 'steer' in line:
