@@ -224,11 +224,10 @@ def broker_stats(b):
     return out
 
 
-def with_dpdk(ctx, body, extra=None, topics=None, start=None, check_ready=None):
+def with_dpdk(ctx, body, extra=None, topics=None, start=None):
     """Runs body(broker) against a DPDK broker (started by start(ctx, net, extra, topics),
-    dpdk_broker by default, after check_ready(ctx), preflight by default); returns the
-    broker's shutdown counters."""
-    (check_ready or preflight)(ctx)
+    dpdk_broker by default); returns the broker's shutdown counters."""
+    preflight(ctx)
     net = DpdkNet()
     b = None
     try:

@@ -36,18 +36,6 @@ def skip(why):
     raise TestSkip(why)
 
 
-def preflight(ctx):
-    ctx.need_sluiced('the DPDK data plane is sluiced\'s')
-    if os.geteuid() != 0:
-        skip('needs root (network namespaces, veth pairs, af_packet)')
-    for tool in ('ip', 'ethtool'):
-        if not any(os.access(os.path.join(d, tool), os.X_OK)
-                   for d in ('/usr/sbin', '/sbin', '/usr/bin', '/bin')):
-            skip('%s is not installed' % tool)
-    if not td.dpdk_built(ctx.args.bin):
-        skip('sluiced was built without DPDK (libdpdk-dev not found by meson)')
-
-
 def steer_broker(ctx, net, extra=None, topics=None):
     ov = {
         'listeners': 'PLAINTEXT://0.0.0.0:%d' % PORT,
@@ -79,7 +67,7 @@ def with_steer(ctx, body, extra=None, topics=None):
         box.append(b)
         body(b)
 
-    st = td.with_dpdk(ctx, run, extra, topics, start=steer_broker, check_ready=preflight)
+    st = td.with_dpdk(ctx, run, extra, topics, start=steer_broker)
     b = box[0]
     with open(b.log_path, errors='replace') as f:
         for line in f:
@@ -214,7 +202,7 @@ def two_dpdk_shards_on_one_memif_queue_pair_take_produce_runs_of_sluice_perf_dpd
     every record acknowledged, each shard accepted exactly the connections the hash gives it,
     and the logs hold every record."""
     import test_perf_dpdk as pd
-    preflight(ctx)
+    td.preflight(ctx)
     sluice = sluice_bin(ctx)
     work = ctx.path('memif')
     os.makedirs(work, exist_ok=True)
